@@ -1,0 +1,297 @@
+"""The layer contract, after Keras's lifecycle.
+
+`__init__` validates and stores settings, `build(input_shape)` creates weights, `compute_output_shape`
+is pure arithmetic, `get_config` serialises. `forward` and `backward` work on the engine's internal
+layout (batch last, see ops/layout.py) and only compute; the optimizer, never the layer, changes weights.
+Calling a layer on a public (batch-first, channels-last) array builds it and runs the forward pass.
+"""
+import inspect
+import itertools
+from collections import defaultdict
+
+import numpy as np
+
+from .. import initializers
+from ..errors import ClearCNNError
+from ..ops import Geometry, swap_batch_axis
+from ..ops.shapes import size_report
+
+_name_counters = defaultdict(itertools.count)
+
+
+def unique_name(prefix):
+    """Keras-style automatic names: conv2d, conv2d_1, conv2d_2, ..."""
+    index = next(_name_counters[prefix])
+    return prefix if index == 0 else f"{prefix}_{index}"
+
+
+def snake_case(name):
+    out = "".join("_" + ch.lower() if ch.isupper() else ch for ch in name).lstrip("_")
+    return out.replace("2_d", "2d")
+
+
+class Weight:
+    """A named parameter array with its gradient: what optimizers update."""
+
+    def __init__(self, name, value, trainable=True):
+        self.name, self.value, self.trainable = name, value, trainable
+        self.grad = None
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    def numpy(self):
+        return self.value.copy()
+
+    def assign(self, value):
+        self.value[...] = value
+
+    def __repr__(self):
+        return f"<Weight {self.name} shape={self.shape} dtype={self.value.dtype}>"
+
+
+class Layer:
+    input_ndim = None  # rank the layer expects, batch included (None: any)
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, batch_input_shape=None,
+                 batch_size=None, **unknown):
+        where = f"{type(self).__name__}"
+        if unknown:
+            key = next(iter(unknown))
+            raise ClearCNNError(f"{where}: unknown argument `{key}` (received {key}={unknown[key]!r}); "
+                                f"see help({type(self).__name__}) for the accepted arguments.")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.dtype = _check_dtype(dtype, self.where)
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        self.declared_input_shape = None
+        if input_shape is not None:
+            self.declared_input_shape = (batch_size, *check_shape(input_shape, self.where, "input_shape"))
+        self.built = False
+        self.input_shape = self.output_shape = None
+        self._weights = []
+
+    @property
+    def where(self):
+        return f"{type(self).__name__} '{self.name}'"
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def build(self, input_shape):
+        """Create weights for inputs of `input_shape` (batch axis first, may be None)."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def add_weight(self, name, shape, initializer, trainable=True):
+        value = initializers.get(initializer, self.where)(shape, dtype=self.dtype)
+        weight = Weight(f"{self.name}/{name}", value, trainable and self.trainable)
+        self._weights.append(weight)
+        return weight
+
+    # --- computation (internal layout) -----------------------------------------------------------
+
+    def forward(self, x, training=False):
+        """Internal-layout forward pass; keeps what backward needs."""
+        return x
+
+    def backward(self, dy, input_grad=True):
+        """Fill each weight's `.grad` and return the gradient for the input (None if not wanted)."""
+        return dy
+
+    def __call__(self, x, training=False):
+        """Forward pass on a public (batch-first, channels-last) array, building the layer first if needed."""
+        x = self.check_input(np.asarray(x))
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        return swap_batch_axis(self.forward(swap_batch_axis(x.astype(self.dtype, copy=False)), training))
+
+    def check_input(self, x):
+        """Raise ClearCNNError for an array this layer cannot take; return it otherwise."""
+        if self.input_ndim is not None and x.ndim != self.input_ndim:
+            raise ClearCNNError(self.rank_message(x.shape))
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise ClearCNNError(f"{self.where}: input must be a real numeric array; received dtype={x.dtype}.")
+        if self.built:
+            self.check_shape_compatible(x.shape)
+        return x
+
+    def rank_message(self, shape):
+        return (f"{self.where}: input must have {self.input_ndim} dimensions (batch first); "
+                f"received an array of shape {tuple(shape)}.")
+
+    def check_shape_compatible(self, shape):
+        """By default every axis after the batch must match the built shape."""
+        expected = self.input_shape[1:]
+        if tuple(shape[1:]) != tuple(expected):
+            raise ClearCNNError(f"{self.where}: input shape must be (batch, {', '.join(map(str, expected))}) as "
+                                f"built; received an array of shape {tuple(shape)}.")
+
+    # --- weights ---------------------------------------------------------------------------------
+
+    @property
+    def weights(self):
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self._weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self._weights if not w.trainable]
+
+    def get_weights(self):
+        """Copies of the weight arrays in Keras's order (kernel, then bias)."""
+        return [w.numpy() for w in self._weights]
+
+    def set_weights(self, arrays):
+        arrays = list(arrays)
+        if len(arrays) != len(self._weights):
+            raise ClearCNNError(f"{self.where}: set_weights needs {len(self._weights)} arrays "
+                                f"({', '.join(w.name for w in self._weights) or 'none'}); received {len(arrays)}.")
+        for weight, array in zip(self._weights, arrays):
+            array = np.asarray(array)
+            if array.shape != weight.shape:
+                raise ClearCNNError(f"{self.where}: weight `{weight.name}` must have shape {weight.shape}; "
+                                    f"received an array of shape {array.shape}.")
+        for weight, array in zip(self._weights, arrays):
+            weight.assign(array)
+
+    def count_params(self):
+        return int(sum(w.value.size for w in self._weights))
+
+    # --- serialisation ---------------------------------------------------------------------------
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.declared_input_shape is not None:
+            config["batch_input_shape"] = list(self.declared_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        """Only the settings that differ from the defaults, as PyTorch's extra_repr does."""
+        config = self.get_config()
+        required = {name: config[name] for name, p in inspect.signature(type(self).__init__).parameters.items()
+                    if p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD and name != "self"}
+        defaults = type(self)(**required, name="repr").get_config()
+        shown = {**required, **{k: v for k, v in config.items() if k not in required and
+                                k not in ("name", "trainable", "dtype") and defaults.get(k) != v}}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+
+def _check_dtype(dtype, where):
+    if dtype is None:
+        return "float32"
+    name = np.dtype(dtype).name if not isinstance(dtype, dict) else dtype.get("config", {}).get("name", "float32")
+    if name not in ("float32", "float64"):
+        raise ClearCNNError(f"{where}: argument `dtype` must be 'float32' or 'float64'; received dtype={dtype!r}.")
+    return name
+
+
+def check_shape(shape, where, argument):
+    """A tuple of positive ints (None allowed), or ClearCNNError."""
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        shape = None
+    if not shape or not all(d is None or (_is_int(d) and d > 0) for d in shape):
+        raise ClearCNNError(f"{where}: argument `{argument}` must be a tuple of positive integers such as "
+                            f"(32, 32, 3), without the batch axis; received {argument}={shape!r}.")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def normalize_tuple(value, n, where, argument, allow_zero=False):
+    """An int or n ints -> a tuple of n positive ints (Keras's standardize_tuple)."""
+    values = (value,) * n if _is_int(value) else value
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = None
+    low = 0 if allow_zero else 1
+    if values is None or len(values) != n or not all(_is_int(v) and v >= low for v in values):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ClearCNNError(f"{where}: argument `{argument}` must be a {kind} integer or a tuple of {n} "
+                            f"{kind} integers; received {argument}={value!r}.")
+    return tuple(int(v) for v in values)
+
+
+def positive_int(value, where, argument, example):
+    if not _is_int(value) or value <= 0:
+        raise ClearCNNError(f"{where}: argument `{argument}` must be a positive integer such as {example}; "
+                            f"received {argument}={value!r}.")
+    return int(value)
+
+
+def normalize_padding(padding, where):
+    """"valid", "same", or explicit ((top, bottom), (left, right)) from an int, a pair or two pairs."""
+    if isinstance(padding, str):
+        if padding.lower() in ("valid", "same"):
+            return padding.lower()
+    elif _is_int(padding) and padding >= 0:
+        return (int(padding),) * 2, (int(padding),) * 2
+    else:
+        try:
+            parts = tuple(padding)
+            if len(parts) == 2 and all(_is_int(p) and p >= 0 for p in parts):
+                return (int(parts[0]),) * 2, (int(parts[1]),) * 2
+            pairs = tuple(tuple(p) for p in parts)
+            if len(pairs) == 2 and all(len(p) == 2 and all(_is_int(v) and v >= 0 for v in p) for p in pairs):
+                return tuple(tuple(int(v) for v in p) for p in pairs)
+        except TypeError:
+            pass
+    raise ClearCNNError(f"{where}: argument `padding` must be \"valid\", \"same\", a non-negative int, a pair "
+                        f"(height, width) or ((top, bottom), (left, right)); received padding={padding!r}.")
+
+
+def check_data_format(data_format, where):
+    if data_format not in (None, "channels_last"):
+        raise ClearCNNError(f"{where}: argument `data_format` must be \"channels_last\" (images as "
+                            f"(batch, height, width, channels)); received data_format={data_format!r}.")
+    return "channels_last"
+
+
+class WindowLayer(Layer):
+    """What Conv2D and the pooling layers share: a sliding-window geometry over (batch, H, W, C) inputs.
+
+    Subclasses set `window` = (kernel, strides, dilation, padding) and `output_channels(c)`.
+    """
+    input_ndim = 4
+
+    def geometry(self, in_hw):
+        """The window geometry for one input size (cached: a model sees few sizes)."""
+        in_hw = tuple(in_hw)
+        if in_hw not in self._geometries:
+            self._geometries[in_hw] = Geometry.of(in_hw, *self.window, where=self.where)
+        return self._geometries[in_hw]
+
+    def size_reports(self, in_hw):
+        """The S5 report for height and width (see clearcnn.ops.shapes.SizeReport)."""
+        g = self.geometry(in_hw)
+        return [size_report(n, k, s, p, d) for n, k, s, p, d in zip(g.in_hw, g.kernel, g.strides, g.pads, g.dilation)]
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ClearCNNError(self.rank_message(input_shape))
+        batch, h, w, c = input_shape
+        out_hw = (None, None) if h is None or w is None else self.geometry((h, w)).out_hw
+        return (batch, *out_hw, self.output_channels(c))
+
+    def check_shape_compatible(self, shape):
+        """Height and width may change between calls; the channel count may not."""
+        if shape[-1] != self.input_shape[-1]:
+            raise ClearCNNError(f"{self.where}: input must have {self.input_shape[-1]} channels (last axis) as "
+                                f"built; received an array of shape {tuple(shape)}.")

@@ -1,0 +1,88 @@
+"""Conv2D: kernel (kh, kw, in, filters) and bias (filters,), then the activation (SPEC S3)."""
+from .. import initializers
+from ..errors import ClearCNNError
+from ..ops import conv2d_backward, conv2d_forward, get_activation
+from .base import WindowLayer, check_data_format, normalize_padding, normalize_tuple, positive_int
+
+
+class Conv2D(WindowLayer):
+    """2-D convolution layer (cross-correlation), channels_last, Keras 3 arguments.
+
+    Shape: (batch, H, W, in) -> (batch, OH, OW, filters), where per side
+    OH = floor((H + p_top + p_bottom - ((kh - 1) * dh + 1)) / sh) + 1, and "same" gives OH = ceil(H / sh).
+
+    >>> import numpy as np
+    >>> Conv2D(6, 3)(np.zeros((1, 32, 32, 3))).shape
+    (1, 30, 30, 6)
+    """
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        where = self.where
+        self.filters = positive_int(filters, where, "filters", 32)
+        self.kernel_size = normalize_tuple(kernel_size, 2, where, "kernel_size")
+        self.strides = normalize_tuple(strides, 2, where, "strides")
+        self.padding = normalize_padding(padding, where)
+        self.data_format = check_data_format(data_format, where)
+        self.dilation_rate = normalize_tuple(dilation_rate, 2, where, "dilation_rate")
+        if groups != 1:
+            raise ClearCNNError(f"{where}: argument `groups` must be 1 (grouped convolution is not supported); "
+                                f"received groups={groups!r}.")
+        self.activation = get_activation(activation, where)
+        if not isinstance(use_bias, bool):
+            raise ClearCNNError(f"{where}: argument `use_bias` must be True or False; received use_bias={use_bias!r}.")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer, where, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, where, "bias_initializer")
+        for argument, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                                ("activity_regularizer", activity_regularizer),
+                                ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise ClearCNNError(f"{where}: argument `{argument}` is not supported yet and must be None; "
+                                    f"received {argument}={value!r}.")
+        self.kernel = self.bias = None
+        self._geometries = {}
+
+    @property
+    def window(self):
+        return self.kernel_size, self.strides, self.dilation_rate, self.padding
+
+    def output_channels(self, channels):
+        return self.filters
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ClearCNNError(f"{self.where}: the channel axis of the input must be known; "
+                                f"received input shape {tuple(input_shape)}.")
+        self.kernel = self.add_weight("kernel", (*self.kernel_size, channels, self.filters), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        geometry = self.geometry(x.shape[1:3])
+        bias = self.bias.value if self.use_bias else None
+        z, cols = conv2d_forward(x, self.kernel.value, bias, geometry)
+        y = self.activation.forward(z)
+        self._cache = (geometry, cols, z, y)
+        return y
+
+    def backward(self, dy, input_grad=True):
+        geometry, cols, z, y = self._cache
+        dz = self.activation.backward(z, y, dy)
+        dx, self.kernel.grad, dbias = conv2d_backward(dz, self.kernel.value, cols, geometry, input_grad)
+        if self.use_bias:
+            self.bias.grad = dbias
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate, "activation": self.activation.get_config(),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

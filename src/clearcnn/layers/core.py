@@ -1,0 +1,172 @@
+"""Input, Flatten, Dense, Activation and Dropout."""
+import math
+
+from .. import initializers
+from ..errors import ClearCNNError
+from ..ops import dense_backward, dense_forward, dropout_backward, dropout_forward, flatten_backward, \
+    flatten_forward, get_activation
+from ..utils import random_generator
+from .base import Layer, check_data_format, check_shape, positive_int
+
+
+class InputLayer(Layer):
+    """Declares the input shape (without the batch axis) at the start of a Sequential model."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is not None:
+            batch_size, shape = batch_shape[0], batch_shape[1:]
+        if shape is None and self.declared_input_shape is None:
+            raise ClearCNNError(f"{self.where}: argument `shape` is required, e.g. shape=(28, 28, 1); "
+                                f"received shape=None.")
+        if shape is not None:
+            self.declared_input_shape = (batch_size, *check_shape(shape, self.where, "shape"))
+        self.build(self.declared_input_shape)
+
+    def get_config(self):
+        return {"batch_shape": list(self.declared_input_shape), "dtype": self.dtype, "name": self.name}
+
+    def __repr__(self):
+        return f"InputLayer(shape={self.declared_input_shape[1:]})"
+
+
+Input = InputLayer
+
+
+class Flatten(Layer):
+    """(batch, d1, ..., dk) -> (batch, d1 * ... * dk), row-major over (d1, ..., dk) as Keras does."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format, self.where)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ClearCNNError(f"{self.where}: input must have a batch axis and at least one more; "
+                                f"received input shape {tuple(input_shape)}.")
+        rest = input_shape[1:]
+        size = None if None in rest else math.prod(rest)
+        return input_shape[0], size
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return flatten_forward(x)
+
+    def backward(self, dy, input_grad=True):
+        return flatten_backward(dy, self._shape) if input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Dense(Layer):
+    """Fully connected: (batch, in) -> (batch, units), y = activation(x @ kernel + bias), kernel (in, units)."""
+    input_ndim = 2
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        where = self.where
+        self.units = positive_int(units, where, "units", 128)
+        self.activation = get_activation(activation, where)
+        if not isinstance(use_bias, bool):
+            raise ClearCNNError(f"{where}: argument `use_bias` must be True or False; received use_bias={use_bias!r}.")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer, where, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, where, "bias_initializer")
+        for argument, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                                ("activity_regularizer", activity_regularizer),
+                                ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise ClearCNNError(f"{where}: argument `{argument}` is not supported yet and must be None; "
+                                    f"received {argument}={value!r}.")
+        self.kernel = self.bias = None
+
+    def rank_message(self, shape):
+        return (f"{self.where}: input must be 2-D (batch, features); received an array of shape {tuple(shape)}. "
+                f"Put a Flatten() layer before Dense to turn images into vectors.")
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ClearCNNError(self.rank_message(input_shape))
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ClearCNNError(self.rank_message(input_shape))
+        return input_shape[0], self.units
+
+    def forward(self, x, training=False):
+        z = dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None)
+        y = self.activation.forward(z)
+        self._cache = (x, z, y)
+        return y
+
+    def backward(self, dy, input_grad=True):
+        x, z, y = self._cache
+        dz = self.activation.backward(z, y, dy)
+        dx, self.kernel.grad, dbias = dense_backward(dz, x, self.kernel.value, input_grad)
+        if self.use_bias:
+            self.bias.grad = dbias
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation.get_config(),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+class Activation(Layer):
+    """Applies an activation on its own; softmax normalises over the last (channel/feature) axis."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = get_activation(activation, self.where)
+
+    def forward(self, x, training=False):
+        y = self.activation.forward(x)
+        self._cache = (x, y)
+        return y
+
+    def backward(self, dy, input_grad=True):
+        x, y = self._cache
+        return self.activation.backward(x, y, dy) if input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation.get_config()}
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training each unit is zeroed with probability `rate` and the rest scaled by
+    1 / (1 - rate); at inference it is the identity."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ClearCNNError(f"{self.where}: argument `rate` must be a number in [0, 1), the fraction of units "
+                                f"to drop, such as 0.5; received rate={rate!r}.")
+        if noise_shape is not None:
+            raise ClearCNNError(f"{self.where}: argument `noise_shape` is not supported yet and must be None; "
+                                f"received noise_shape={noise_shape!r}.")
+        self.rate, self.seed = float(rate), seed
+        self._rng = None if seed is None else random_generator(seed)
+
+    def forward(self, x, training=False):
+        self._mask = None
+        if not training or self.rate == 0:
+            return x
+        y, self._mask = dropout_forward(x, self.rate, self._rng or random_generator())
+        return y
+
+    def backward(self, dy, input_grad=True):
+        if not input_grad:
+            return None
+        return dy if self._mask is None else dropout_backward(dy, self._mask)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -1,0 +1,57 @@
+"""Max and average pooling: one base class, the subclasses only pick the reduction (SPEC S7).
+
+Keras's default strides equal the pool size (not 1, as the article says).
+"""
+from ..ops import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from .base import WindowLayer, check_data_format, normalize_padding, normalize_tuple
+
+
+class BasePooling2D(WindowLayer):
+    """Shape: (batch, H, W, C) -> (batch, OH, OW, C), with the output-size formula of Conv2D."""
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        where = self.where
+        self.pool_size = normalize_tuple(pool_size, 2, where, "pool_size")
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, where, "strides")
+        self.padding = normalize_padding(padding, where)
+        self.data_format = check_data_format(data_format, where)
+        self._geometries = {}
+
+    @property
+    def window(self):
+        return self.pool_size, self.strides, (1, 1), self.padding
+
+    def output_channels(self, channels):
+        return channels
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class MaxPooling2D(BasePooling2D):
+    """Each window's largest value; padded cells never win."""
+
+    def forward(self, x, training=False):
+        geometry = self.geometry(x.shape[1:3])
+        y, xp = max_pool2d_forward(x, geometry)
+        self._cache = (geometry, xp, y)
+        return y
+
+    def backward(self, dy, input_grad=True):
+        geometry, xp, y = self._cache
+        return max_pool2d_backward(dy, xp, y, geometry) if input_grad else None
+
+
+class AveragePooling2D(BasePooling2D):
+    """Each window's mean over its real (unpadded) cells."""
+
+    def forward(self, x, training=False):
+        self._geometry = self.geometry(x.shape[1:3])
+        return avg_pool2d_forward(x, self._geometry)
+
+    def backward(self, dy, input_grad=True):
+        return avg_pool2d_backward(dy, self._geometry) if input_grad else None
+
+
+MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D

@@ -1,0 +1,17 @@
+"""Fully connected layer on (F, N) columns: y = kernel^T x + bias, kernel (F_in, units) as Keras stores it."""
+
+
+def dense_forward(x, kernel, bias):
+    """x (F_in, N) -> y (units, N)."""
+    y = kernel.T @ x
+    if bias is not None:
+        y += bias[:, None]
+    return y
+
+
+def dense_backward(dy, x, kernel, input_grad=True):
+    """Gradients (dx, dkernel, dbias) for upstream dy (units, N)."""
+    dkernel = x @ dy.T
+    dbias = dy.sum(axis=1)
+    dx = kernel @ dy if input_grad else None
+    return dx, dkernel, dbias
