@@ -72,6 +72,7 @@ class Layer:
         self.built = False
         self.input_shape = self.output_shape = None
         self._weights = []
+        self.rng = None  # a random generator for layers that draw (Dropout); None: the shared one
 
     @property
     def where(self):

@@ -154,13 +154,13 @@ class Dropout(Layer):
             raise ClearCNNError(f"{self.where}: argument `noise_shape` is not supported yet and must be None; "
                                 f"received noise_shape={noise_shape!r}.")
         self.rate, self.seed = float(rate), seed
-        self._rng = None if seed is None else random_generator(seed)
+        self.rng = None if seed is None else random_generator(seed)
 
     def forward(self, x, training=False):
         self._mask = None
         if not training or self.rate == 0:
             return x
-        y, self._mask = dropout_forward(x, self.rate, self._rng or random_generator())
+        y, self._mask = dropout_forward(x, self.rate, self.rng or random_generator())
         return y
 
     def backward(self, dy, input_grad=True):

@@ -1,0 +1,197 @@
+"""Callbacks with Keras's hooks: History, EarlyStopping, ModelCheckpoint, CSVLogger, LambdaCallback."""
+import csv
+import os
+
+import numpy as np
+
+from .errors import ClearCNNError
+from .progress import Progbar
+
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
+
+
+class Callback:
+    """Base class: override the hooks you need. `self.model` and `self.params` are set by fit."""
+
+    def __init__(self):
+        self.model, self.params = None, {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+
+for _hook in HOOKS:
+    setattr(Callback, _hook, lambda self, *args, **kwargs: None)
+
+
+class CallbackList:
+    """Calls a hook on every callback in order."""
+
+    def __init__(self, callbacks, model, params):
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.set_model(model)
+            callback.set_params(params)
+
+    def __getattr__(self, hook):
+        if hook not in HOOKS:
+            raise AttributeError(hook)
+        return lambda *args, **kwargs: [getattr(c, hook)(*args, **kwargs) for c in self.callbacks]
+
+
+class History(Callback):
+    """Per-epoch lists of every logged value: `history.history["loss"]`, and `history.epoch`."""
+
+    def __init__(self):
+        super().__init__()
+        self.history, self.epoch = {}, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class ProgbarLogger(Callback):
+    """Prints "Epoch i/n" and a progress bar (verbose=1) or one line per epoch (verbose=2)."""
+
+    def __init__(self, verbose=1):
+        super().__init__()
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"Epoch {epoch + 1}/{self.params['epochs']}", flush=True)
+        self.bar = Progbar(self.params.get("steps"), verbose=self.verbose)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.update(self.params.get("steps") or 0, logs, finalize=True)
+
+
+class _Monitor(Callback):
+    """Shared by EarlyStopping and ModelCheckpoint: which logged value to watch and which way is better."""
+
+    def __init__(self, monitor, mode, min_delta=0.0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ClearCNNError(f"{type(self).__name__}: argument `mode` must be \"auto\", \"min\" or \"max\"; "
+                                f"received mode={mode!r}.")
+        self.monitor = monitor
+        if mode == "auto":
+            mode = "max" if "acc" in monitor or monitor.endswith("auc") else "min"
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.min_delta = abs(min_delta)
+        self.best = -np.inf
+
+    def current(self, logs):
+        if self.monitor not in (logs or {}):
+            raise ClearCNNError(f"{type(self).__name__}: argument `monitor` names a value that fit does not log; "
+                                f"received monitor={self.monitor!r}, available: {', '.join(logs or {})}.")
+        return self.sign * logs[self.monitor]
+
+    def improved(self, value):
+        return value - self.min_delta > self.best
+
+
+class EarlyStopping(_Monitor):
+    """Stops training when `monitor` has not improved by `min_delta` for `patience` epochs."""
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0):
+        super().__init__(monitor, mode, min_delta)
+        self.patience, self.verbose, self.baseline = patience, verbose, baseline
+        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
+        self.best = -np.inf if self.baseline is None else self.sign * self.baseline
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.start_from_epoch:
+            return
+        value = self.current(logs)
+        self.wait += 1
+        if self.improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(_Monitor):
+    """Saves the model (or its weights) after each epoch, or only when `monitor` improves."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto", save_freq="epoch"):
+        super().__init__(monitor, mode)
+        if save_freq != "epoch":
+            raise ClearCNNError(f"ModelCheckpoint: argument `save_freq` must be \"epoch\"; received save_freq={save_freq!r}.")
+        self.filepath, self.verbose = os.fspath(filepath), verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            value = self.current(logs)
+            if not self.improved(value):
+                return
+            self.best = value
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
+        (self.model.save_weights if self.save_weights_only else self.model.save)(path)
+
+
+class CSVLogger(Callback):
+    """Writes one CSV row per epoch: epoch, then the logged values."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        self.writer, self.header_written = None, exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.file, fieldnames=["epoch", *logs], delimiter=self.separator)
+            if not self.header_written:
+                self.writer.writeheader()
+        self.writer.writerow({"epoch": epoch, **logs})
+        self.file.flush()
+
+    def on_train_end(self, logs=None):
+        self.file.close()
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: LambdaCallback(on_epoch_end=lambda epoch, logs: ...)."""
+
+    def __init__(self, **hooks):
+        super().__init__()
+        for name, function in hooks.items():
+            if name not in HOOKS:
+                raise ClearCNNError(f"LambdaCallback: unknown hook `{name}`; the hooks are {', '.join(HOOKS)}.")
+            if function is not None:
+                setattr(self, name, function)

@@ -1,0 +1,230 @@
+"""Sequential: a stack of layers with Keras's API. Building, the forward and backward pass, weights, config.
+
+Training (compile, fit, evaluate, predict) lives in training.py, the summary table in summary.py and
+the file format in clearcnn/io/native.py.
+"""
+import numpy as np
+
+from .. import layers as layers_module
+from ..errors import ClearCNNError
+from ..layers import InputLayer, Layer
+from ..ops import swap_batch_axis
+from .summary import summary_lines
+from .training import Trainer
+
+_counter = iter(range(10 ** 9))
+
+
+class Sequential(Trainer):
+    """A linear stack of layers.
+
+    >>> from clearcnn.layers import Conv2D, Flatten, Dense
+    >>> model = Sequential([Conv2D(6, 3, input_shape=(8, 8, 1)), Flatten(), Dense(3)])
+    >>> model.output_shape
+    (None, 3)
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        index = next(_counter)
+        self.name = name or ("sequential" if index == 0 else f"sequential_{index}")
+        self.trainable = trainable
+        self._layers = []
+        self.input_layer = None
+        self.built = False
+        super().__init__()
+        for layer in layers or []:
+            self.add(layer)
+
+    # --- structure -------------------------------------------------------------------------------
+
+    def add(self, layer):
+        """Append a layer; the model is built as soon as its input shape is known."""
+        if not isinstance(layer, Layer):
+            raise ClearCNNError(f"Sequential '{self.name}': add() takes a layer such as Dense(10); "
+                                f"received {layer!r}.")
+        if isinstance(layer, InputLayer):
+            if self._layers or self.input_layer is not None:
+                raise ClearCNNError(f"Sequential '{self.name}': an Input must come first; received {layer!r} "
+                                    f"after {len(self._layers)} layer(s).")
+            self.input_layer = layer
+            return
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ClearCNNError(f"Sequential '{self.name}': layer names must be unique; received a second layer "
+                                f"named {layer.name!r}.")
+        if not self._layers and self.input_layer is None and layer.declared_input_shape is not None:
+            self.input_layer = InputLayer(batch_shape=layer.declared_input_shape, dtype=layer.dtype)
+        self._layers.append(layer)
+        if self.input_layer is not None:
+            self.build(self.input_layer.declared_input_shape)
+
+    def pop(self):
+        layer = self._layers.pop()
+        self.built = False
+        if self.input_layer is not None and self._layers:
+            self.build(self.input_layer.declared_input_shape)
+        return layer
+
+    @property
+    def layers(self):
+        """The layers, without the Input (as in Keras)."""
+        return list(self._layers)
+
+    def build(self, input_shape=None):
+        """Build every layer from `input_shape` (batch axis first, may be None)."""
+        if input_shape is None:
+            if self.input_layer is None:
+                raise ClearCNNError(f"Sequential '{self.name}': build() needs an input shape; pass "
+                                    f"input_shape=(28, 28, 1) to the first layer or add an Input first.")
+            input_shape = self.input_layer.declared_input_shape
+        shape = (None, *tuple(input_shape)[1:])
+        if self.input_layer is None:
+            self.input_layer = InputLayer(batch_shape=shape)
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(shape)
+            elif tuple(layer.input_shape[1:]) != shape[1:]:
+                layer.check_shape_compatible((None, *shape[1:]))
+            shape = layer.compute_output_shape(shape)
+        self.built = bool(self._layers)
+
+    @property
+    def input_shape(self):
+        return None if self.input_layer is None else self.input_layer.declared_input_shape
+
+    @property
+    def output_shape(self):
+        shape = self.input_shape
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def layer_shapes(self):
+        """[(layer, input_shape, output_shape)] for the built model."""
+        rows, shape = [], self.input_shape
+        for layer in self._layers:
+            out = layer.compute_output_shape(shape)
+            rows.append((layer, shape, out))
+            shape = out
+        return rows
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ClearCNNError(f"Sequential '{self.name}': no layer named {name!r}; the layers are "
+                            f"{', '.join(l.name for l in self._layers)}.")
+
+    def summary(self, line_length=None, print_fn=None, show_kernels=False):
+        """Print Keras's table of layers, output shapes and parameter counts, then notes on windows that do
+        not fit their input (SPEC S5). `print_fn` receives each line (default: print)."""
+        self._require_built("summary")
+        for line in summary_lines(self, line_length, show_kernels):
+            (print_fn or print)(line)
+
+    # --- computation -----------------------------------------------------------------------------
+
+    def check_input(self, x, argument="x"):
+        """The array as the model's dtype, or ClearCNNError naming what shape would work."""
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise ClearCNNError(f"Sequential '{self.name}': input `{argument}` must be a real numeric array; "
+                                f"received dtype={x.dtype}.")
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        expected = self.input_shape
+        fits = x.ndim == len(expected) and all(e is None or e == d for e, d in zip(expected[1:], x.shape[1:]))
+        if not fits:
+            hint = ""
+            if x.ndim == len(expected) - 1 and expected[-1] == 1:
+                hint = f" Add the channel axis with {argument}[..., None]."
+            elif x.ndim == len(expected) - 1:
+                hint = f" For a single sample use {argument}[None]."
+            shown = ", ".join("None" if d is None else str(d) for d in expected[1:])
+            raise ClearCNNError(f"Sequential '{self.name}': input `{argument}` must have shape (batch, {shown}); "
+                                f"received an array of shape {x.shape}.{hint}")
+        return x.astype(self.dtype, copy=False)
+
+    @property
+    def dtype(self):
+        return self._layers[0].dtype if self._layers else "float32"
+
+    def forward(self, x, training=False):
+        """Public array in, internal-layout output out (the layout conversion happens once, here)."""
+        h = swap_batch_axis(x)
+        for layer in self._layers:
+            h = layer.forward(h, training)
+        return h
+
+    def backward(self, dy):
+        """Backpropagate an internal-layout gradient; the first layer skips its input gradient."""
+        for index in range(len(self._layers) - 1, -1, -1):
+            dy = self._layers[index].backward(dy, input_grad=index > 0)
+
+    def __call__(self, x, training=False):
+        return swap_batch_axis(self.forward(self.check_input(x), training))
+
+    # --- weights ---------------------------------------------------------------------------------
+
+    @property
+    def weights(self):
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self._layers if layer.trainable for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def get_weights(self):
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, arrays):
+        arrays = list(arrays)
+        if len(arrays) != len(self.weights):
+            raise ClearCNNError(f"Sequential '{self.name}': set_weights needs {len(self.weights)} arrays; "
+                                f"received {len(arrays)}.")
+        start = 0
+        for layer in self._layers:
+            count = len(layer.weights)
+            layer.set_weights(arrays[start:start + count])
+            start += count
+
+    def count_params(self):
+        self._require_built("count_params")
+        return sum(layer.count_params() for layer in self._layers)
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ClearCNNError(f"Sequential '{self.name}': {what}() needs a built model; give the first layer "
+                                f"input_shape=(...), add an Input, or call the model on data first.")
+
+    # --- configuration ---------------------------------------------------------------------------
+
+    def get_config(self):
+        entries = [] if self.input_layer is None else [
+            {"class_name": "InputLayer", "config": self.input_layer.get_config()}]
+        entries += [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._layers]
+        return {"name": self.name, "trainable": self.trainable, "layers": entries}
+
+    @classmethod
+    def from_config(cls, config):
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for entry in config["layers"]:
+            layer_class = getattr(layers_module, entry["class_name"], None)
+            if not (isinstance(layer_class, type) and issubclass(layer_class, Layer)):
+                raise ClearCNNError(f"Sequential.from_config: unknown layer class {entry['class_name']!r}; "
+                                    f"supported: {', '.join(SUPPORTED_LAYERS)}.")
+            model.add(layer_class.from_config(dict(entry["config"])))
+        return model
+
+    def __repr__(self):
+        return f"<Sequential name={self.name!r}, {len(self._layers)} layers, built={self.built}>"
+
+
+SUPPORTED_LAYERS = ("InputLayer", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense", "Activation",
+                    "Dropout")

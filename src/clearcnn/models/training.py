@@ -1,0 +1,242 @@
+"""compile, fit, evaluate, predict and the *_on_batch methods, with Keras's semantics (SPEC section 2)."""
+import math
+
+import numpy as np
+
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+from ..callbacks import CallbackList, History, ProgbarLogger
+from ..errors import ClearCNNError
+from ..ops import swap_batch_axis
+from ..progress import Progbar
+from ..utils import random_generator
+from .data import as_batches, split_validation
+
+
+class Trainer:
+    """The training half of Sequential; expects `forward`, `backward`, `check_input`, `trainable_weights`."""
+
+    def __init__(self):
+        self.optimizer = self.loss = None
+        self.compiled_metrics = []
+        self.stop_training = False
+        self.rng = None  # the model's own generator: shuffling and dropout (saved with the model)
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported):
+        """Choose the optimizer, the loss and the metrics (strings or objects), as Keras does."""
+        for key, value in unsupported.items():
+            if value is not None:
+                raise ClearCNNError(f"compile: argument `{key}` is not supported; received {key}={value!r}.")
+        if loss is None:
+            raise ClearCNNError("compile: argument `loss` is required, e.g. "
+                                "loss=\"sparse_categorical_crossentropy\"; received loss=None.")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        self.compiled_metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        if self.rng is None:
+            self.rng = np.random.default_rng(random_generator().integers(2 ** 63))
+        for layer in self.layers:
+            layer.rng = layer.rng or self.rng
+        self._compile_config = {"optimizer": optimizers_module.serialize(self.optimizer),
+                                "loss": losses_module.serialize(self.loss),
+                                "metrics": [m.name for m in self.compiled_metrics]}
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in self.compiled_metrics]
+
+    def _require_compiled(self, what):
+        if self.loss is None:
+            raise ClearCNNError(f"Sequential '{self.name}': {what}() needs compile(optimizer, loss) first.")
+
+    # --- one batch -------------------------------------------------------------------------------
+
+    def _loss_and_gradient(self, x, y, training):
+        output = self.forward(x, training)
+        y_pred = swap_batch_axis(output)
+        per_sample, grad = self.loss.compute(np.asarray(y), y_pred)
+        return y_pred, per_sample, grad
+
+    def _train_batch(self, x, y, where=""):
+        x = self.check_input(x)
+        _check_labels(self, x, y)
+        y_pred, per_sample, grad = self._loss_and_gradient(x, y, training=True)
+        loss = float(per_sample.mean())
+        if not math.isfinite(loss):
+            raise ClearCNNError(f"Sequential '{self.name}': the loss became {loss}{where}; training stopped before "
+                                f"this batch changed any weight. Try a lower learning rate, scale the inputs "
+                                f"(e.g. x / 255), or check the data for NaN or inf.")
+        self.backward(swap_batch_axis(grad.astype(x.dtype, copy=False) / len(x)))
+        self.optimizer.apply(self.trainable_weights)
+        return y_pred, per_sample
+
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
+        self._require_compiled("train_on_batch")
+        tracker = _Trackers(self)
+        y_pred, per_sample = self._train_batch(x, y)
+        tracker.update(y, y_pred, per_sample)
+        return tracker.result(return_dict)
+
+    def test_on_batch(self, x, y, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x = self.check_input(x)
+        _check_labels(self, x, y)
+        tracker = _Trackers(self)
+        y_pred, per_sample, _ = self._loss_and_gradient(x, y, training=False)
+        tracker.update(y, y_pred, per_sample)
+        return tracker.result(return_dict)
+
+    def predict_on_batch(self, x):
+        return swap_batch_axis(self.forward(self.check_input(x), training=False))
+
+    # --- loops -----------------------------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, **unsupported):
+        """Train for `epochs` epochs; returns a History. See keras.Model.fit for the arguments."""
+        self._require_compiled("fit")
+        _reject_unsupported("fit", unsupported)
+        if not 0 <= validation_split < 1:
+            raise ClearCNNError(f"fit: argument `validation_split` must be in [0, 1); "
+                                f"received validation_split={validation_split!r}.")
+        if validation_split and validation_data is None:
+            x, y, validation_data = split_validation(x, y, validation_split)
+        train = as_batches(self, x, y, batch_size, shuffle, self.rng)
+        validation = None if validation_data is None else as_batches(self, *_unpack(validation_data), batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        history = History()
+        callback_list = CallbackList(([ProgbarLogger(verbose)] if verbose else []) + list(callbacks or []) +
+                                     [history], self, {"epochs": epochs, "steps": len(train), "verbose": verbose})
+        self.stop_training = False
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            tracker = _Trackers(self)
+            callback_list.on_epoch_begin(epoch)
+            for step, (xb, yb) in enumerate(train):
+                callback_list.on_train_batch_begin(step)
+                y_pred, per_sample = self._train_batch(xb, yb, f" at epoch {epoch + 1}, batch {step + 1}")
+                tracker.update(yb, y_pred, per_sample)
+                callback_list.on_train_batch_end(step, tracker.logs())
+                if self.stop_training:
+                    break
+            logs = tracker.logs()
+            if validation is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate_batches(validation).logs().items()})
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        history.params, history.model = callback_list.callbacks[-1].params, self
+        return history
+
+    def _evaluate_batches(self, batches, progress=None):
+        tracker = _Trackers(self)
+        for step, (xb, yb) in enumerate(batches):
+            xb = self.check_input(xb)
+            _check_labels(self, xb, yb)
+            y_pred, per_sample, _ = self._loss_and_gradient(xb, yb, training=False)
+            tracker.update(yb, y_pred, per_sample)
+            if progress:
+                progress.update(step + 1, tracker.logs())
+        if progress:
+            progress.update(len(batches), tracker.logs(), finalize=True)
+        return tracker
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **unsupported):
+        """Loss and metrics over the data: a float when there are no metrics, else [loss, metric, ...]."""
+        self._require_compiled("evaluate")
+        _reject_unsupported("evaluate", unsupported)
+        batches = as_batches(self, x, y, batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        progress = Progbar(len(batches), verbose=verbose) if verbose else None
+        return self._evaluate_batches(batches, progress).result(return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", **unsupported):
+        """Outputs for every sample, computed in batches (inference mode: dropout off)."""
+        _reject_unsupported("predict", unsupported)
+        batches = as_batches(self, x, None, batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        progress = Progbar(len(batches), verbose=verbose) if verbose else None
+        outputs = []
+        for step, (xb, _) in enumerate(batches):
+            outputs.append(self.predict_on_batch(xb))
+            if progress:
+                progress.update(step + 1)
+        if progress:
+            progress.update(len(batches), finalize=True)
+        if not outputs:
+            raise ClearCNNError(f"Sequential '{self.name}': predict() received no samples.")
+        return np.concatenate(outputs)
+
+    # --- files -----------------------------------------------------------------------------------
+
+    def save(self, filepath):
+        """Write the architecture, compile settings, weights and optimizer state to one file (atomically)."""
+        from ..io.native import save_model
+        save_model(self, filepath)
+
+    def save_weights(self, filepath):
+        from ..io.native import save_weights
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        from ..io.native import load_weights
+        load_weights(self, filepath)
+
+
+class _Trackers:
+    """The epoch's running loss (mean over samples) and metrics."""
+
+    def __init__(self, model):
+        self.loss_total, self.count = 0.0, 0
+        self.metrics = model.compiled_metrics
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def update(self, y_true, y_pred, per_sample):
+        self.loss_total += float(per_sample.sum(dtype=np.float64))
+        self.count += len(per_sample)
+        for metric in self.metrics:
+            metric.update_state(y_true, y_pred)
+
+    def logs(self):
+        """Keras 3's order: the compiled metrics, then the loss."""
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        logs["loss"] = self.loss_total / max(self.count, 1)
+        return logs
+
+    def result(self, return_dict):
+        logs = self.logs()
+        if return_dict:
+            return {"loss": logs["loss"], **{m.name: logs[m.name] for m in self.metrics}}
+        if not self.metrics:
+            return logs["loss"]
+        return [logs["loss"]] + [logs[m.name] for m in self.metrics]
+
+
+def _check_labels(model, x, y):
+    if y is None:
+        raise ClearCNNError(f"Sequential '{model.name}': labels `y` are required for training and evaluation; "
+                            f"received y=None.")
+    if len(y) != len(x):
+        raise ClearCNNError(f"Sequential '{model.name}': `x` and `y` must hold the same number of samples; "
+                            f"received {len(x)} inputs and {len(y)} labels.")
+
+
+def _unpack(validation_data):
+    if isinstance(validation_data, (tuple, list)):
+        if len(validation_data) != 2:
+            raise ClearCNNError(f"fit: argument `validation_data` must be (x_val, y_val) or a dataset; received "
+                                f"a sequence of {len(validation_data)} items.")
+        return validation_data
+    return validation_data, None
+
+
+def _reject_unsupported(where, arguments):
+    for key, value in arguments.items():
+        if value is not None:
+            raise ClearCNNError(f"{where}: argument `{key}` is not supported; received {key}={value!r}.")

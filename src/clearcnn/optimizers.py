@@ -1,0 +1,154 @@
+"""Optimizers with Keras 3's defaults and update rules. The optimizer owns its state, created once.
+
+Each `update(value, grad, slots, t)` changes one variable in place; `t` is the 1-based step number.
+"""
+import numpy as np
+
+from .errors import ClearCNNError
+
+
+class Optimizer:
+    slot_names = ()
+
+    def __init__(self, learning_rate=0.001, name=None, **unsupported):
+        for key, value in unsupported.items():
+            if value is not None:
+                raise ClearCNNError(f"{type(self).__name__}: argument `{key}` is not supported; received {key}={value!r}.")
+        self.learning_rate = _positive(learning_rate, self, "learning_rate")
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self.slots = None  # one list of arrays per variable, built at the first step
+
+    def build(self, weights):
+        self.slots = [[np.zeros_like(w.value) for _ in self.slot_names] for w in weights]
+
+    def apply(self, weights):
+        """One step for every weight whose `.grad` is set (the model's trainable weights, in order)."""
+        if self.slots is None:
+            self.build(weights)
+        self.iterations += 1
+        for weight, slots in zip(weights, self.slots):
+            self.update(weight.value, weight.grad.astype(weight.value.dtype, copy=False), slots, self.iterations)
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's form: pairs of (gradient, Weight)."""
+        pairs = list(grads_and_vars)
+        for grad, weight in pairs:
+            weight.grad = np.asarray(grad)
+        self.apply([weight for _, weight in pairs])
+
+    # The state, for saving and resuming exactly.
+    def get_state(self):
+        return self.iterations, [array for slots in (self.slots or []) for array in slots]
+
+    def set_state(self, weights, iterations, arrays):
+        self.build(weights)
+        flat = [array for slots in self.slots for array in slots]
+        if len(arrays) != len(flat):
+            raise ClearCNNError(f"{type(self).__name__}: saved state holds {len(arrays)} arrays; this model "
+                                f"needs {len(flat)}.")
+        for target, array in zip(flat, arrays):
+            target[...] = array
+        self.iterations = int(iterations)
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """velocity = momentum * velocity - lr * g;  w += velocity  (or, with nesterov,
+    w += momentum * velocity - lr * g). With momentum 0: w -= lr * g."""
+    slot_names = ("velocity",)
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **unsupported):
+        super().__init__(learning_rate, name, **unsupported)
+        if not 0 <= momentum <= 1:
+            raise ClearCNNError(f"SGD: argument `momentum` must be in [0, 1]; received momentum={momentum!r}.")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def update(self, w, g, slots, t):
+        lr = w.dtype.type(self.learning_rate)
+        if self.momentum == 0:
+            w -= lr * g
+            return
+        velocity = slots[0]
+        velocity *= self.momentum
+        velocity -= lr * g
+        w += self.momentum * velocity - lr * g if self.nesterov else velocity
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """m += (1 - beta_1) (g - m);  v += (1 - beta_2) (g^2 - v);
+    w -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)   (Keras's epsilon placement)."""
+    slot_names = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **unsupported):
+        super().__init__(learning_rate, name, **unsupported)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def update(self, w, g, slots, t):
+        m, v = slots
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        m += (1 - self.beta_1) * (g - m)
+        v += (1 - self.beta_2) * (g * g - v)
+        w -= (alpha * m / (np.sqrt(v) + self.epsilon)).astype(w.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """v = rho * v + (1 - rho) g^2;  step = lr * g / sqrt(v + epsilon);
+    w -= step, or with momentum: buf = momentum * buf + step; w -= buf."""
+    slot_names = ("velocity", "momentum")
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, name=None, **unsupported):
+        super().__init__(learning_rate, name, **unsupported)
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+
+    def update(self, w, g, slots, t):
+        velocity, buffer = slots
+        velocity *= self.rho
+        velocity += (1 - self.rho) * g * g
+        step = (self.learning_rate * g / np.sqrt(velocity + self.epsilon)).astype(w.dtype, copy=False)
+        if self.momentum > 0:
+            buffer *= self.momentum
+            buffer += step
+            step = buffer
+        w -= step
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get(identifier):
+    """An optimizer from a name ("adam"), a {"class_name", "config"} dict or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict) and str(identifier.get("class_name", "")).lower() in OPTIMIZERS:
+        return OPTIMIZERS[identifier["class_name"].lower()].from_config(identifier.get("config", {}))
+    if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
+        return OPTIMIZERS[identifier.lower()]()
+    raise ClearCNNError(f"compile: argument `optimizer` must be one of {', '.join(OPTIMIZERS)} or an Optimizer; "
+                        f"received optimizer={identifier!r}.")
+
+
+def serialize(optimizer):
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def _positive(value, owner, argument):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value > 0:
+        raise ClearCNNError(f"{type(owner).__name__}: argument `{argument}` must be a positive number such as "
+                            f"0.001; received {argument}={value!r}.")
+    return float(value)
