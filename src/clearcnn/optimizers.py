@@ -18,13 +18,18 @@ class Optimizer:
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self.slots = None  # one list of arrays per variable, built at the first step
+        self.owners = []  # id() of the Weight each entry of `slots` belongs to
 
     def build(self, weights):
-        self.slots = [[np.zeros_like(w.value) for _ in self.slot_names] for w in weights]
+        """Zero slots for `weights`; slots already held for one of them (same Weight object) are kept, so a
+        layer frozen or unfrozen between steps never receives another variable's state."""
+        held = dict(zip(self.owners, self.slots)) if self.slots is not None else {}
+        self.slots = [held.get(id(w)) or [np.zeros_like(w.value) for _ in self.slot_names] for w in weights]
+        self.owners = [id(w) for w in weights]
 
     def apply(self, weights):
         """One step for every weight whose `.grad` is set (the model's trainable weights, in order)."""
-        if self.slots is None:
+        if self.slots is None or [id(w) for w in weights] != self.owners:
             self.build(weights)
         self.iterations += 1
         for weight, slots in zip(weights, self.slots):
@@ -42,11 +47,12 @@ class Optimizer:
         return self.iterations, [array for slots in (self.slots or []) for array in slots]
 
     def set_state(self, weights, iterations, arrays):
+        self.slots = None
         self.build(weights)
         flat = [array for slots in self.slots for array in slots]
-        if len(arrays) != len(flat):
-            raise ClearCNNError(f"{type(self).__name__}: saved state holds {len(arrays)} arrays; this model "
-                                f"needs {len(flat)}.")
+        if len(arrays) != len(flat) or any(np.shape(a) != t.shape for a, t in zip(arrays, flat)):
+            raise ClearCNNError(f"{type(self).__name__}: saved state holds arrays of shapes "
+                                f"{[np.shape(a) for a in arrays]}; this model needs {[t.shape for t in flat]}.")
         for target, array in zip(flat, arrays):
             target[...] = array
         self.iterations = int(iterations)

@@ -12,12 +12,15 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
 from ..errors import ClearCNNError
 
 FORMAT, VERSION = "clearcnn", 1
+# What a damaged zip can raise while it is read: bad headers, bad CRC, bad deflate data, flags we never write.
+DAMAGE = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError, ValueError)
 
 
 def write_atomically(filepath, write):
@@ -53,7 +56,7 @@ def save_model(model, filepath):
     meta = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
             "compile": getattr(model, "_compile_config", None) if model.loss else None,
             "weights": len(model.weights), "optimizer": {"iterations": iterations, "slots": len(slots)},
-            "rng": None if model.rng is None else model.rng.bit_generator.state}
+            "rng": None if model.rng is None else model.rng.bit_generator.state, "metadata": model.metadata}
 
     def write(file):
         with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -72,11 +75,18 @@ def _open(filepath):
         raise ClearCNNError(f"load_model: no such file; received filepath={filepath!r}.")
     try:
         archive = zipfile.ZipFile(filepath)
-        meta = json.loads(archive.read("clearcnn.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError, EOFError) as error:
+    except DAMAGE as error:
         raise ClearCNNError(f"load_model: {filepath!r} is not a clearcnn model file, or it is truncated or "
                             f"corrupt ({error}).") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    try:
+        meta = json.loads(archive.read("clearcnn.json"))  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (KeyError, *DAMAGE) as error:
+        archive.close()
+        raise ClearCNNError(f"load_model: {filepath!r} is not a clearcnn model file, or it is truncated or "
+                            f"corrupt ({error}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        archive.close()
+        meta = meta if isinstance(meta, dict) else {}
         raise ClearCNNError(f"load_model: {filepath!r} has format {meta.get('format')!r} version "
                             f"{meta.get('version')!r}; this clearcnn reads {FORMAT!r} version {VERSION}.")
     return archive, meta
@@ -88,7 +98,7 @@ def _arrays(archive, folder, count, filepath):
         name = f"{folder}/{index:04d}.npy"
         try:
             arrays.append(np.load(io.BytesIO(archive.read(name)), allow_pickle=False))
-        except (KeyError, ValueError, zipfile.BadZipFile, EOFError, OSError) as error:
+        except (KeyError, *DAMAGE) as error:
             raise ClearCNNError(f"load_model: {filepath!r} is damaged: member {name} cannot be read "
                                 f"({error}).") from None
     return arrays
@@ -103,17 +113,28 @@ def load_model(filepath, compile=True):
     with archive:
         try:
             model = Sequential.from_config(meta["config"])
-        except (KeyError, TypeError) as error:
-            raise ClearCNNError(f"load_model: {filepath!r} holds an invalid architecture ({error}).") from None
-        model.set_weights(_arrays(archive, "weights", meta["weights"], filepath))
+            weight_count = int(meta["weights"])
+            slot_count, iterations = int(meta["optimizer"]["slots"]), int(meta["optimizer"]["iterations"])
+        except ClearCNNError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ClearCNNError(f"load_model: {filepath!r} holds an invalid architecture ({error!r}).") from None
+        model.set_weights(_arrays(archive, "weights", weight_count, filepath))
+        model.metadata = meta.get("metadata") or {}
         if compile and meta.get("compile"):
-            model.compile(**meta["compile"])
-            if meta.get("rng"):
-                model.rng.bit_generator.state = meta["rng"]
-            slots = _arrays(archive, "optimizer", meta["optimizer"]["slots"], filepath)
+            try:
+                model.compile(**meta["compile"])
+                if meta.get("rng"):
+                    model.rng.bit_generator.state = meta["rng"]
+            except ClearCNNError:
+                raise
+            except (TypeError, ValueError, KeyError) as error:
+                raise ClearCNNError(f"load_model: {filepath!r} holds invalid compile settings "
+                                    f"({error!r}).") from None
+            slots = _arrays(archive, "optimizer", slot_count, filepath)
             if slots:
-                model.optimizer.set_state(model.trainable_weights, meta["optimizer"]["iterations"], slots)
-            model.optimizer.iterations = meta["optimizer"]["iterations"]
+                model.optimizer.set_state(model.trainable_weights, iterations, slots)
+            model.optimizer.iterations = iterations
     return model
 
 
@@ -136,6 +157,6 @@ def load_weights(model, filepath):
             arrays = [data[key] for key in sorted(data.files)]
     except FileNotFoundError:
         raise ClearCNNError(f"load_weights: no such file; received filepath={filepath!r}.") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+    except (AttributeError, TypeError, *DAMAGE) as error:  # a bare .npy has no .files and no `with`
         raise ClearCNNError(f"load_weights: {filepath!r} is not a weights file, or it is corrupt ({error}).") from None
     model.set_weights(arrays)

@@ -1,5 +1,6 @@
-"""Input, Flatten, Dense, Activation and Dropout."""
+"""Input, Flatten, Dense, Activation, Dropout and Rescaling."""
 import math
+import numbers
 
 from .. import initializers
 from ..errors import ClearCNNError
@@ -147,12 +148,15 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
             raise ClearCNNError(f"{self.where}: argument `rate` must be a number in [0, 1), the fraction of units "
                                 f"to drop, such as 0.5; received rate={rate!r}.")
         if noise_shape is not None:
             raise ClearCNNError(f"{self.where}: argument `noise_shape` is not supported yet and must be None; "
                                 f"received noise_shape={noise_shape!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+            raise ClearCNNError(f"{self.where}: argument `seed` must be None or a non-negative integer such as 42; "
+                                f"received seed={seed!r}.")
         self.rate, self.seed = float(rate), seed
         self.rng = None if seed is None else random_generator(seed)
 
@@ -170,3 +174,24 @@ class Dropout(Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class Rescaling(Layer):
+    """y = x * scale + offset: keeps preprocessing (such as 1/255) inside the model, as Keras does."""
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        for argument, value in (("scale", scale), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ClearCNNError(f"{self.where}: argument `{argument}` must be a number such as 1/255; "
+                                    f"received {argument}={value!r}.")
+        self.scale, self.offset = float(scale), float(offset)
+
+    def forward(self, x, training=False):
+        return x * x.dtype.type(self.scale) + x.dtype.type(self.offset)
+
+    def backward(self, dy, input_grad=True):
+        return dy * dy.dtype.type(self.scale) if input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}

@@ -2,6 +2,7 @@
 
 Keras's default strides equal the pool size (not 1, as the article says).
 """
+from ..errors import ClearCNNError
 from ..ops import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from .base import WindowLayer, check_data_format, normalize_padding, normalize_tuple
 
@@ -14,6 +15,10 @@ class BasePooling2D(WindowLayer):
         self.pool_size = normalize_tuple(pool_size, 2, where, "pool_size")
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, where, "strides")
         self.padding = normalize_padding(padding, where)
+        if not isinstance(self.padding, str) and any(p >= k for k, pair in zip(self.pool_size, self.padding)
+                                                     for p in pair):
+            raise ClearCNNError(f"{where}: argument `padding` must be smaller than pool_size={self.pool_size} on "
+                                f"each side, or a window would hold only padding; received padding={padding!r}.")
         self.data_format = check_data_format(data_format, where)
         self._geometries = {}
 

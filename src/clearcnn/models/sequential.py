@@ -31,6 +31,7 @@ class Sequential(Trainer):
         self._layers = []
         self.input_layer = None
         self.built = False
+        self.metadata = {}  # JSON-friendly facts saved with the model, e.g. class_names for the CLI
         super().__init__()
         for layer in layers or []:
             self.add(layer)
@@ -227,4 +228,4 @@ class Sequential(Trainer):
 
 
 SUPPORTED_LAYERS = ("InputLayer", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense", "Activation",
-                    "Dropout")
+                    "Dropout", "Rescaling")

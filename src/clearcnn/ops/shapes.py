@@ -7,6 +7,8 @@ One side of an image at a time: the 2-D functions apply the 1-D rule to height a
 """
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import ClearCNNError
 
 
@@ -28,7 +30,7 @@ def output_size(n, kernel, stride=1, padding=0, dilation=1, strict=False):
     2
     """
     report = size_report(n, kernel, stride, padding, dilation)
-    if strict and not report.fits:
+    if report.size == 0 or (strict and not report.fits):  # a kernel larger than its input is always an error
         raise ClearCNNError(report.message())
     return report.size
 
@@ -49,7 +51,7 @@ class SizeReport:
     @property
     def fits(self):
         """True when the windows end exactly at the last (padded) pixel."""
-        return float(self.exact).is_integer()
+        return self.size > 0 and float(self.exact).is_integer()
 
     def formula(self):
         """The formula with the numbers filled in, e.g. `(6 + 2*0 - 3) / 2 + 1 = 2.5`."""
@@ -89,7 +91,14 @@ class SizeReport:
 
 def size_report(n, kernel, stride=1, padding=0, dilation=1):
     """Compute a SizeReport for one side; `padding` is an int or a (before, after) pair."""
-    before, after = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    pair = (padding, padding) if _is_int(padding, 0) else tuple(padding) if isinstance(padding, (tuple, list)) else ()
+    for argument, value, ok in (("n", n, _is_int(n, 1)), ("kernel", kernel, _is_int(kernel, 1)),
+                                ("stride", stride, _is_int(stride, 1)), ("dilation", dilation, _is_int(dilation, 1)),
+                                ("padding", padding, len(pair) == 2 and all(_is_int(p, 0) for p in pair))):
+        if not ok:
+            expected = "a non-negative int or a (before, after) pair" if argument == "padding" else "a positive int"
+            raise ClearCNNError(f"size_report: argument `{argument}` must be {expected}; received {argument}={value!r}.")
+    before, after = pair
     k_eff = effective_kernel(kernel, dilation)
     span = n + before + after - k_eff
     exact = span / stride + 1
@@ -97,6 +106,10 @@ def size_report(n, kernel, stride=1, padding=0, dilation=1):
     read = {o * stride + t * dilation - before for o in range(size) for t in range(kernel)}
     uncovered = [i for i in range(n) if i not in read]
     return SizeReport(n, kernel, stride, (before, after), dilation, exact, size, uncovered)
+
+
+def _is_int(value, low):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
 
 
 def same_padding(n, kernel, stride=1, dilation=1):

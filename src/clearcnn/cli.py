@@ -1,0 +1,163 @@
+"""The command line: `clearcnn train | evaluate | predict | summary`.
+
+Exit status: 0 on success, 2 on a usage error, 1 on any other error. Errors print one line on stderr;
+`--debug` adds the traceback.
+"""
+import argparse
+import os
+import sys
+import traceback
+
+import numpy as np
+
+from .errors import ClearCNNError
+
+EPILOG = """examples:
+  clearcnn train                                  train the default CNN on the embedded MNIST digits
+  clearcnn train --data photos/ --model seed --image-size 32
+  clearcnn evaluate mnist10k.clearcnn --data photos/
+  clearcnn predict model.clearcnn cat.jpg dog.png
+  clearcnn summary seed
+"""
+
+
+def parse_image_size(text):
+    """"32" or "32x48" -> (32, 32) or (32, 48)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise argparse.ArgumentTypeError(f"must be N or HxW with positive integers, e.g. 32 or 32x48; received {text!r}")
+    return (parts[0], parts[-1])
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text!r}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="clearcnn", description="Train, inspect and run convolutional networks.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model (default: the embedded MNIST digits)")
+    train.add_argument("--data", help="a folder with one sub-folder per class, IDX files, or CIFAR-10 batches")
+    train.add_argument("--model", choices=["default", "seed", "cifar"], help="network preset")
+    train.add_argument("--image-size", type=parse_image_size, help="resize images to N or HxW (folders only)")
+    train.add_argument("--color-mode", choices=["rgb", "grayscale", "rgba"], default="rgb",
+                       help="channels for image folders (default rgb)")
+    train.add_argument("--epochs", type=positive_int, help="passes over the training data")
+    train.add_argument("--batch-size", type=positive_int, default=32)
+    train.add_argument("--validation-split", type=float, default=0.2,
+                       help="fraction of an image folder held out for validation (default 0.2)")
+    train.add_argument("--output", "-o", help="where to save the model (default: NAME.clearcnn)")
+    train.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
+
+    evaluate = commands.add_parser("evaluate", help="loss and accuracy of a saved model on data")
+    evaluate.add_argument("model", help="a saved .clearcnn model")
+    evaluate.add_argument("--data", help="data as for train (default: the embedded test digits)")
+    evaluate.add_argument("--batch-size", type=positive_int, default=32)
+
+    predict = commands.add_parser("predict", help="classify image files")
+    predict.add_argument("model", help="a saved .clearcnn model")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--top", type=positive_int, default=3, help="classes to show per image (default 3)")
+
+    summary = commands.add_parser("summary", help="layers, shapes and parameter counts of a model or preset")
+    summary.add_argument("model", help="a saved .clearcnn model, or a preset: default, seed, cifar")
+    summary.add_argument("--image-size", type=parse_image_size, help="input size for a preset")
+    summary.add_argument("--classes", type=positive_int, help="number of classes for a preset")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    handler = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "summary": run_summary}
+    try:
+        handler[args.command](args)
+        return 0
+    except KeyboardInterrupt:
+        print("clearcnn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one clear line for users; the traceback on request
+        if args.debug:
+            traceback.print_exc()
+        kind = "" if isinstance(error, (ClearCNNError, OSError)) else f"{type(error).__name__}: "
+        print(f"clearcnn: error: {kind}{error}", file=sys.stderr)
+        return 1
+
+
+def run_train(args):
+    from . import cli_data
+    from .presets import build_preset
+    from .utils import set_random_seed
+
+    set_random_seed(args.seed)
+    data = cli_data.load_training_data(args)
+    preset = args.model or ("default" if data.name == "mnist10k" else "seed")
+    model = build_preset(preset, data.input_shape, len(data.class_names))
+    model.metadata = {"class_names": data.class_names, "color_mode": data.color_mode, "preset": preset}
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.summary()
+    epochs = args.epochs or data.default_epochs
+    model.fit(data.train, data.train_labels, batch_size=args.batch_size, epochs=epochs,
+              validation_data=data.validation)
+    if data.test is not None:
+        loss, accuracy = model.evaluate(data.test, data.test_labels, batch_size=256, verbose=0)
+        count = data.test_count
+        print(f"Test accuracy: {accuracy:.4f} ({round(accuracy * count)}/{count} {data.test_name}), "
+              f"loss {loss:.4f}")
+    output = args.output or f"{data.name}.clearcnn"
+    model.save(output)
+    print(f"Saved the model to {output}")
+
+
+def run_evaluate(args):
+    from . import cli_data
+    from .models import load_model
+
+    model = load_model(args.model)
+    x, y, count = cli_data.load_evaluation_data(args.data, model)
+    loss, accuracy = model.evaluate(x, y, batch_size=args.batch_size)
+    print(f"Accuracy: {accuracy:.4f} on {count} samples, loss {loss:.4f}")
+
+
+def run_predict(args):
+    from . import cli_data
+    from .models import load_model
+
+    model = load_model(args.model)
+    names = model.metadata.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
+    images = cli_data.read_images_for(model, args.images)
+    probabilities = model.predict(images, verbose=0)
+    for path, row in zip(args.images, probabilities):
+        best = np.argsort(row)[::-1][:args.top]
+        print(f"{path}: " + ", ".join(f"{names[i]} {row[i]:.1%}" for i in best))
+
+
+def run_summary(args):
+    from .models import load_model
+    from .presets import PRESETS, build_preset
+
+    if os.path.exists(args.model):
+        model = load_model(args.model)
+    elif args.model in PRESETS:
+        input_shape = None
+        if args.image_size:
+            from .presets import DEFAULT_INPUT
+            input_shape = (*args.image_size, DEFAULT_INPUT[args.model][2])
+        model = build_preset(args.model, input_shape, args.classes)
+    else:
+        raise ClearCNNError(f"summary: argument `model` must be a model file or one of {', '.join(PRESETS)}; "
+                            f"received {args.model!r} (no such file).")
+    model.summary(show_kernels=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
