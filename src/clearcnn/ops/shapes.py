@@ -84,8 +84,9 @@ class SizeReport:
             return (f"{where}: the kernel ({effective_kernel(self.kernel, self.dilation)} pixels) is larger than "
                     f"the padded input ({self.n} + {before + after} pixels); fixes: " + "; or ".join(self.fixes()))
         skipped = ", ".join(str(i) for i in self.uncovered) or "none"
+        named = f"input {axis[:-1]} {skipped} is" if len(self.uncovered) == 1 else f"input {axis} {skipped} are"
         return (f"{where}: {self.formula()} is not a whole number; the output has {self.size} {axis} "
-                f"(floored, as Keras does) and input {axis} {skipped} are covered by no window. "
+                f"(floored, as Keras does) and {named} covered by no window. "
                 f"Fixes: " + "; or ".join(self.fixes()) + ".")
 
 
