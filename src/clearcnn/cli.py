@@ -1,4 +1,4 @@
-"""The command line: `clearcnn train | evaluate | predict | summary`.
+"""The command line: `clearcnn train | evaluate | predict | summary | explain | shapes | show | report`.
 
 Exit status: 0 on success, 2 on a usage error, 1 on any other error. Errors print one line on stderr;
 `--debug` adds the traceback.
@@ -10,6 +10,7 @@ import traceback
 
 import numpy as np
 
+from . import cli_explain
 from .errors import ClearCNNError
 
 EPILOG = """examples:
@@ -18,6 +19,10 @@ EPILOG = """examples:
   clearcnn evaluate mnist10k.clearcnn --data photos/
   clearcnn predict model.clearcnn cat.jpg dog.png
   clearcnn summary seed
+  clearcnn explain                                the article's worked example, step by step
+  clearcnn shapes "32x32x3 | conv 6 3 | maxpool 3 1 | flatten | dense 3"
+  clearcnn show kernels model.clearcnn -o kernels.png
+  clearcnn report model.clearcnn -o report.html
 """
 
 
@@ -72,15 +77,16 @@ def build_parser():
     summary.add_argument("model", help="a saved .clearcnn model, or a preset: default, seed, cifar")
     summary.add_argument("--image-size", type=parse_image_size, help="input size for a preset")
     summary.add_argument("--classes", type=positive_int, help="number of classes for a preset")
+    parser.handlers = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "summary": run_summary,
+                       **cli_explain.add_parsers(commands)}
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
-    handler = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "summary": run_summary}
     try:
-        handler[args.command](args)
+        parser.handlers[args.command](args)
         return 0
     except KeyboardInterrupt:
         print("clearcnn: interrupted", file=sys.stderr)
@@ -106,8 +112,9 @@ def run_train(args):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.summary()
     epochs = args.epochs or data.default_epochs
-    model.fit(data.train, data.train_labels, batch_size=args.batch_size, epochs=epochs,
-              validation_data=data.validation)
+    history = model.fit(data.train, data.train_labels, batch_size=args.batch_size, epochs=epochs,
+                        validation_data=data.validation)
+    model.metadata["history"] = history.history
     if data.test is not None:
         loss, accuracy = model.evaluate(data.test, data.test_labels, batch_size=256, verbose=0)
         count = data.test_count

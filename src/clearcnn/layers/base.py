@@ -153,6 +153,9 @@ class Layer:
 
     def set_weights(self, arrays):
         arrays = list(arrays)
+        if not self.built and arrays:
+            raise ClearCNNError(f"{self.where}: set_weights needs a built layer; call it on data or "
+                                f"build(input_shape) first; received {len(arrays)} arrays for an unbuilt layer.")
         if len(arrays) != len(self._weights):
             raise ClearCNNError(f"{self.where}: set_weights needs {len(self._weights)} arrays "
                                 f"({', '.join(w.name for w in self._weights) or 'none'}); received {len(arrays)}.")
