@@ -44,6 +44,16 @@ def positive_int(text):
     return value
 
 
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 (none) to below 1, e.g. 0.2; received {text!r}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="clearcnn", description="Train, inspect and run convolutional networks.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,7 +68,7 @@ def build_parser():
                        help="channels for image folders (default rgb)")
     train.add_argument("--epochs", type=positive_int, help="passes over the training data")
     train.add_argument("--batch-size", type=positive_int, default=32)
-    train.add_argument("--validation-split", type=float, default=0.2,
+    train.add_argument("--validation-split", type=fraction, default=0.2,
                        help="fraction of an image folder held out for validation (default 0.2)")
     train.add_argument("--output", "-o", help="where to save the model (default: NAME.clearcnn)")
     train.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
@@ -79,6 +89,9 @@ def build_parser():
     summary.add_argument("--classes", type=positive_int, help="number of classes for a preset")
     parser.handlers = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "summary": run_summary,
                        **cli_explain.add_parsers(commands)}
+    for command in commands.choices.values():  # --debug also after the command; SUPPRESS keeps one given before
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks on errors")
     return parser
 
 
@@ -104,6 +117,9 @@ def run_train(args):
     from .presets import build_preset
     from .utils import set_random_seed
 
+    if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):  # before, not after, training
+        raise ClearCNNError(f"train: argument `--output` must be a file name in an existing folder; "
+                            f"received --output={args.output!r}, whose folder does not exist.")
     set_random_seed(args.seed)
     data = cli_data.load_training_data(args)
     preset = args.model or ("default" if data.name == "mnist10k" else "seed")
