@@ -39,9 +39,16 @@ class CallbackList:
             callback.set_params(params)
 
     def __getattr__(self, hook):
+        """Every hook receives its logs positionally, as Keras passes them: on_train_begin(logs),
+        on_epoch_begin(epoch, logs), ...; {} where there is nothing to log yet."""
         if hook not in HOOKS:
             raise AttributeError(hook)
-        return lambda *args, **kwargs: [getattr(c, hook)(*args, **kwargs) for c in self.callbacks]
+        arity = 2 if "_epoch_" in hook or "_batch_" in hook else 1  # (epoch or batch, logs) or (logs)
+
+        def call(*args):
+            args = args if len(args) == arity else (*args, {})
+            return [getattr(c, hook)(*args) for c in self.callbacks]
+        return call
 
 
 class History(Callback):

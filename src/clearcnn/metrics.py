@@ -35,6 +35,9 @@ class BinaryAccuracy(Metric):
         self.threshold = threshold
         super().__init__(name)
 
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
     def values(self, y_true, y_pred):
         hits = (y_pred > self.threshold) == (y_true.reshape(y_pred.shape) > 0.5)
         return hits.reshape(len(y_pred), -1).mean(axis=1)
@@ -106,5 +109,13 @@ def get(identifier, loss=None):
         return cls(name=identifier, loss=loss) if cls is Accuracy else cls(name=identifier)
     if isinstance(identifier, str) and identifier in CLASSES:
         return CLASSES[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in CLASSES:  # from serialize (saved models)
+        cls, config = CLASSES[identifier["class_name"]], dict(identifier.get("config", {}))
+        return cls(**config, loss=loss) if cls is Accuracy else cls(**config)
     raise ClearCNNError(f"compile: argument `metrics` must hold names from {', '.join(METRICS)} or Metric "
                         f"objects; received {identifier!r}.")
+
+
+def serialize(metric):
+    """{"class_name", "config"}: keeps a metric's own name and settings through a saved model."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}

@@ -138,7 +138,10 @@ class Sequential(Trainer):
         fits = x.ndim == len(expected) and all(e is None or e == d for e, d in zip(expected[1:], x.shape[1:]))
         if not fits:
             hint = ""
-            if x.ndim == len(expected) - 1 and expected[-1] == 1:
+            one_sample = x.ndim == len(expected) - 1 and all(e is None or e == d for e, d in zip(expected[1:], x.shape))
+            if one_sample:  # e.g. (28, 28, 1) for (None, 28, 28, 1): the batch axis is missing, not the channel
+                hint = f" For a single sample use {argument}[None]."
+            elif x.ndim == len(expected) - 1 and expected[-1] == 1:
                 hint = f" Add the channel axis with {argument}[..., None]."
             elif x.ndim == len(expected) - 1:
                 hint = f" For a single sample use {argument}[None]."

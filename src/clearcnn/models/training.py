@@ -42,7 +42,7 @@ class Trainer:
             layer.rng = layer.rng or self.rng
         self._compile_config = {"optimizer": optimizers_module.serialize(self.optimizer),
                                 "loss": losses_module.serialize(self.loss),
-                                "metrics": [m.name for m in self.compiled_metrics]}
+                                "metrics": [metrics_module.serialize(m) for m in self.compiled_metrics]}
 
     @property
     def metrics_names(self):
