@@ -482,7 +482,7 @@ def test_summary_default_and_cifar_presets(tmp_path):
     default = clearcnn(tmp_path, "summary", "default")
     assert_ok(default)
     assert "(None, 28, 28, 1)" in default.stdout and "(None, 10)" in default.stdout, default.stdout
-    assert "Total params: 225,034" in default.stdout, default.stdout
+    assert "Total params: 225,546" in default.stdout, default.stdout
     cifar = clearcnn(tmp_path, "summary", "cifar")
     assert_ok(cifar)
     assert "(None, 2304)" in cifar.stdout and "(None, 10)" in cifar.stdout, cifar.stdout
@@ -516,7 +516,7 @@ def test_train_on_the_embedded_digits_then_evaluate_and_predict(tmp_path):
     result = clearcnn(tmp_path, "train", "--epochs", "1", "--batch-size", "64", timeout=600)
     assert_ok(result)
     out = result.stdout
-    assert "Total params: 225,034" in out and "(None, 28, 28, 1)" in out, out
+    assert "Total params: 225,546" in out and "(None, 28, 28, 1)" in out, out
     assert "Epoch 1/1" in out and "Epoch 2/" not in out, out
     accuracy = re.search(r"Test accuracy: (\d\.\d{4}) \((\d+)/2000 held-out digits\)", out)
     assert accuracy, out

@@ -189,7 +189,7 @@ def test_feature_map_picture(trained, tmp_path):
     figure = pictures.plot_feature_maps(model, x[0], max_maps=8)
     assert panel_count(figure) == 4 * 8  # conv, pool, conv, pool; 8 maps each
     maps = pictures.feature_maps(model, x[0])
-    assert [m.shape for _, m in maps] == [(26, 26, 32), (13, 13, 32), (11, 11, 64), (5, 5, 64)]
+    assert [m.shape for _, m in maps] == [(24, 24, 32), (12, 12, 32), (10, 10, 64), (5, 5, 64)]
 
 
 @pytestmark_plots

@@ -71,7 +71,7 @@ def load_training_data(args):
         (x, y), (xt, yt) = datasets.load_mnist10k()
         return TrainingData("mnist10k", (28, 28, 1), [str(i) for i in range(10)], "grayscale", x[..., None], y,
                             test=xt[..., None], test_labels=yt, test_count=len(xt), test_name="held-out digits",
-                            default_epochs=6)
+                            default_epochs=8)
     if detect(args.data) == "folder":
         return _folder_data(args)
     name, (x, y), test = load_arrays(args.data)
