@@ -48,9 +48,12 @@ def _npy_bytes(array):
 
 
 def save_model(model, filepath):
-    if os.fspath(filepath).endswith((".keras", ".h5")):
-        raise ClearCNNError(f"save: Keras files are not supported yet; use another name such as model.clearcnn; "
-                            f"received filepath={os.fspath(filepath)!r}.")
+    if os.fspath(filepath).endswith(".keras"):
+        from .keras import save_keras_model
+        return save_keras_model(model, filepath)
+    if os.fspath(filepath).endswith(".h5"):
+        raise ClearCNNError(f"save: the legacy Keras .h5 format is read, not written; use a name ending in "
+                            f".keras (Keras 3) or .clearcnn; received filepath={os.fspath(filepath)!r}.")
     model._require_built("save")
     iterations, slots = model.optimizer.get_state() if model.optimizer else (0, [])
     meta = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
@@ -108,7 +111,10 @@ def load_model(filepath, compile=True):
     """Rebuild a model saved by model.save: same predictions, and training continues where it stopped."""
     from ..models.sequential import Sequential
     if os.fspath(filepath).endswith((".keras", ".h5")):
-        raise ClearCNNError(f"load_model: Keras files are not supported yet; received filepath={os.fspath(filepath)!r}.")
+        from .keras import load_keras_model
+        if not os.path.isfile(filepath):
+            raise ClearCNNError(f"load_model: no such file; received filepath={os.fspath(filepath)!r}.")
+        return load_keras_model(filepath)
     archive, meta = _open(filepath)
     with archive:
         try:
@@ -140,9 +146,12 @@ def load_model(filepath, compile=True):
 
 def save_weights(model, filepath):
     """Weights only, as an .npz of arrays keyed by position and name (no pickle); loaded by position."""
+    if os.fspath(filepath).endswith(".weights.h5"):
+        from .keras import save_keras_weights
+        return save_keras_weights(model, filepath)
     if os.fspath(filepath).endswith(".h5"):
-        raise ClearCNNError(f"save_weights: Keras .h5 files are not supported yet; use a name ending in "
-                            f".weights.npz; received filepath={os.fspath(filepath)!r}.")
+        raise ClearCNNError(f"save_weights: Keras weights files must end in .weights.h5; received "
+                            f"filepath={os.fspath(filepath)!r}.")
     model._require_built("save_weights")
     arrays = {f"{index:04d}|{weight.name}": weight.value for index, weight in enumerate(model.weights)}
     write_atomically(filepath, lambda file: np.savez(file, **arrays))
@@ -152,6 +161,9 @@ def load_weights(model, filepath):
     """Weights saved by save_weights, matched by position (as Keras does), shapes checked."""
     model._require_built("load_weights")
     filepath = os.fspath(filepath)
+    if filepath.endswith(".h5"):
+        from .keras import load_keras_weights
+        return load_keras_weights(model, filepath)
     try:
         with np.load(filepath, allow_pickle=False) as data:
             arrays = [data[key] for key in sorted(data.files)]
