@@ -2,6 +2,7 @@
 from .. import initializers
 from ..errors import ClearCNNError
 from ..ops import conv2d_backward, conv2d_forward, get_activation
+from ..ops.workspace import Workspace
 from .base import WindowLayer, check_data_format, normalize_padding, normalize_tuple, positive_int
 
 
@@ -45,6 +46,7 @@ class Conv2D(WindowLayer):
                                     f"received {argument}={value!r}.")
         self.kernel = self.bias = None
         self._geometries = {}
+        self.workspace = Workspace()
 
     @property
     def window(self):
@@ -66,7 +68,7 @@ class Conv2D(WindowLayer):
     def forward(self, x, training=False):
         geometry = self.geometry(x.shape[1:3])
         bias = self.bias.value if self.use_bias else None
-        z, cols = conv2d_forward(x, self.kernel.value, bias, geometry)
+        z, cols = conv2d_forward(x, self.kernel.value, bias, geometry, self.workspace)
         y = self.activation.forward(z)
         self._cache = (geometry, cols, z, y)
         return y
@@ -74,7 +76,8 @@ class Conv2D(WindowLayer):
     def backward(self, dy, input_grad=True):
         geometry, cols, z, y = self._cache
         dz = self.activation.backward(z, y, dy)
-        dx, self.kernel.grad, dbias = conv2d_backward(dz, self.kernel.value, cols, geometry, input_grad)
+        dx, self.kernel.grad, dbias = conv2d_backward(dz, self.kernel.value, cols, geometry, input_grad,
+                                                         self.workspace)
         if self.use_bias:
             self.bias.grad = dbias
         return dx

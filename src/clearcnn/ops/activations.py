@@ -2,7 +2,8 @@
 
 The feature axis is axis 0 of the internal layout ((C, H, W, N) images, (F, N) vectors), so softmax
 normalises over axis 0. `backward(x, y, dy)` gets the input, the output and the upstream gradient and
-returns dx; each activation uses whichever of x or y makes its derivative cheapest.
+returns dx; each activation uses whichever of x or y makes its derivative cheapest. Masks are multiplied in rather
+than chosen with np.where, which is several times slower on data with mixed signs.
 """
 import numpy as np
 
@@ -33,7 +34,7 @@ class ReLU(Activation):
         return np.maximum(x, 0, dtype=x.dtype)
 
     def backward(self, x, y, dy):
-        return np.where(y > 0, dy, 0).astype(dy.dtype, copy=False)
+        return dy * (y > 0)
 
 
 class Sigmoid(Activation):
@@ -75,10 +76,11 @@ class LeakyReLU(Activation):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        return np.where(x > 0, x, self.negative_slope * x).astype(x.dtype, copy=False)
+        return np.maximum(x, 0) + x.dtype.type(self.negative_slope) * np.minimum(x, 0)
 
     def backward(self, x, y, dy):
-        return np.where(x > 0, dy, self.negative_slope * dy).astype(dy.dtype, copy=False)
+        slope = dy.dtype.type(self.negative_slope)
+        return dy * (slope + (1 - slope) * (x > 0))
 
 
 class ELU(Activation):
@@ -88,11 +90,12 @@ class ELU(Activation):
         self.alpha = alpha
 
     def forward(self, x):
-        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
+        return np.maximum(x, 0) + x.dtype.type(self.alpha) * np.expm1(np.minimum(x, 0))
 
     def backward(self, x, y, dy):
-        # For x <= 0, d/dx alpha * (e^x - 1) = alpha * e^x = y + alpha.
-        return np.where(x > 0, dy, dy * (y + self.alpha)).astype(dy.dtype, copy=False)
+        # For x <= 0, d/dx alpha * (e^x - 1) = alpha * e^x = y + alpha; for x > 0 it is 1.
+        positive = x > 0
+        return dy * (positive + ~positive * (y + dy.dtype.type(self.alpha)))
 
 
 ACTIVATIONS = {cls.name: cls for cls in (Activation, ReLU, Sigmoid, Tanh, Softmax, LeakyReLU, ELU)}

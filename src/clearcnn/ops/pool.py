@@ -19,14 +19,21 @@ def max_pool2d_forward(x, geometry):
 
 
 def max_pool2d_backward(dy, xp, y, geometry):
-    """Send each window's gradient to its first maximum."""
+    """Send each window's gradient to its first maximum.
+
+    `remaining` holds the gradient not yet handed out: the first tap equal to the maximum takes all of
+    it, and later ties find nothing left. Four passes per tap, and no boolean bookkeeping.
+    """
     dxp = np.zeros_like(xp)
-    unclaimed = np.ones(y.shape, dtype=bool)
+    remaining = dy.copy()
+    hit = np.empty(y.shape, dtype=bool)
+    share = np.empty_like(dy)
     for i, j in geometry.taps():
-        winner = (geometry.tap(xp, i, j) == y) & unclaimed
-        unclaimed &= ~winner
+        np.equal(geometry.tap(xp, i, j), y, out=hit)
+        np.multiply(remaining, hit, out=share)
         target = geometry.tap(dxp, i, j)
-        target += np.where(winner, dy, 0)
+        target += share
+        remaining -= share
     return np.ascontiguousarray(geometry.unpad(dxp))
 
 

@@ -60,13 +60,16 @@ class Geometry:
         return as_strided(xp, (kh, kw, c, oh, ow, n),
                           (s_h * dh, s_w * dw, s_c, s_h * sh, s_w * sw, s_n), writeable=False)
 
-    def pad(self, x, value=0.0):
-        """Copy of (C, H, W, N) `x` with the border added; `x` itself when there is no padding."""
+    def pad(self, x, value=0.0, out=None):
+        """(C, H, W, N) `x` with the border added, written into `out` when given; `x` itself when there is
+        no padding."""
         (t, b), (l, r) = self.pads
         if not (t or b or l or r):
             return x
         c, h, w, n = x.shape
-        xp = np.full((c, h + t + b, w + l + r, n), value, dtype=x.dtype)
+        xp = np.empty((c, h + t + b, w + l + r, n), dtype=x.dtype) if out is None else out
+        xp[:, :t] = xp[:, t + h:] = value
+        xp[:, :, :l] = xp[:, :, l + w:] = value
         xp[:, t:t + h, l:l + w] = x
         return xp
 
@@ -76,10 +79,18 @@ class Geometry:
         h, w = self.in_hw
         return xp[:, t:t + h, l:l + w]
 
-    def scatter(self, windows):
-        """Adjoint of `view`: sum (kh, kw, C, OH, OW, N) window values back onto the (C, H, W, N) input."""
+    def is_padded(self):
+        return any(self.pads[0] + self.pads[1])
+
+    def scatter(self, windows, out=None):
+        """Adjoint of `view`: sum (kh, kw, C, OH, OW, N) window values back onto the (C, H, W, N) input.
+        `out`, a scratch array of the padded shape, saves an allocation when there is padding."""
         _, _, c, _, _, n = windows.shape
-        dxp = np.zeros((c, *self.padded_hw, n), dtype=windows.dtype)
+        if out is None or not self.is_padded():
+            dxp = np.zeros((c, *self.padded_hw, n), dtype=windows.dtype)
+        else:
+            dxp = out
+            dxp.fill(0)
         for i, j in self.taps():
             target = self.tap(dxp, i, j)
             target += windows[i, j]

@@ -1,0 +1,29 @@
+"""Scratch arrays kept from one call to the next.
+
+A fresh 60 MB im2col buffer costs more to allocate than to fill: above glibc's mmap threshold every
+allocation maps new pages, and the kernel hands them over one page fault at a time. So each layer keeps
+a Workspace, and the ops fill its arrays with `out=` instead of allocating. A Workspace's arrays are
+overwritten by the next call: only scratch space and caches for the backward pass live there, never a
+value handed to the caller.
+"""
+import numpy as np
+
+
+class Workspace:
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name, shape, dtype):
+        """An uninitialised array of this shape and dtype, the same one as last time when they match."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != tuple(shape) or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(shape, dtype)
+        return array
+
+
+class NoWorkspace:
+    """What ops use when the caller keeps no workspace: fresh arrays every time."""
+
+    @staticmethod
+    def get(name, shape, dtype):
+        return np.empty(shape, dtype)
