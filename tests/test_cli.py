@@ -8,7 +8,6 @@ import gzip
 import os
 import pickle
 import re
-import shutil
 import struct
 import subprocess
 import sys

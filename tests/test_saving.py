@@ -277,10 +277,11 @@ def test_weight_shapes_in_the_file_are_checked(tmp_path):
 def test_missing_file_and_keras_names(tmp_path):
     with pytest.raises(ClearCNNError, match="no such file"):
         load_model(tmp_path / "absent.clearcnn")
-    with pytest.raises(ClearCNNError, match="Keras"):
+    with pytest.raises(ClearCNNError, match="no such file"):
         load_model(tmp_path / "model.keras")
-    with pytest.raises(ClearCNNError, match="Keras"):
-        Sequential([Dense(2, input_shape=(3,))]).save(tmp_path / "model.keras")
+    with pytest.raises(ClearCNNError, match="legacy Keras .h5 format is read, not written"):
+        Sequential([Dense(2, input_shape=(3,))]).save(tmp_path / "model.h5")
+    assert not (tmp_path / "model.h5").exists()
 
 
 # --- weights only --------------------------------------------------------------------------------

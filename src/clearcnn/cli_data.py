@@ -4,7 +4,6 @@ import glob
 import os
 from dataclasses import dataclass
 
-import numpy as np
 
 from . import datasets
 from .errors import ClearCNNError

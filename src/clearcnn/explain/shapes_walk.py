@@ -7,7 +7,6 @@ A network is a model, a preset name, or a one-line spec such as
 from ..errors import ClearCNNError
 from ..layers import (Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D)
 from ..layers.base import WindowLayer
-from ..ops.shapes import size_report
 
 SPEC_HELP = ("HxWxC | conv FILTERS KERNEL [STRIDE [valid|same]] | maxpool POOL [STRIDE [valid|same]] | "
              "avgpool POOL [STRIDE [valid|same]] | flatten | dense UNITS [ACTIVATION] | dropout RATE")

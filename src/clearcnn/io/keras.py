@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import layers as layers_module
 from ..errors import ClearCNNError
-from .native import write_atomically
+from .native import DAMAGE, write_atomically
 
 KERAS_CLASSES = {"InputLayer": "InputLayer", "Conv2D": "Conv2D", "Convolution2D": "Conv2D",
                  "MaxPooling2D": "MaxPooling2D", "MaxPool2D": "MaxPooling2D",
@@ -70,8 +70,8 @@ def _plain(value, where, option):
             return name
         if option == "activation" and isinstance(value.get("config"), str):
             return value["config"]
-        raise ClearCNNError(f"{where}: option `{option}` holds {value.get('class_name')!r}, which clearcnn "
-                            f"cannot read.")
+        raise ClearCNNError(f"{where}: option `{option}` holds {value.get('class_name', value)!r}, which "
+                            f"clearcnn cannot read.")
     return value
 
 
@@ -85,8 +85,10 @@ def _accepted(cls):
 
 def layer_from_keras(entry):
     """A clearcnn layer from one entry of a Keras config; unsupported layers or options raise ClearCNNError."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("config", {}), (dict, type(None))):
+        raise ClearCNNError(f"Keras file: the config holds an invalid layer entry ({str(entry)[:80]!r}).")
     class_name = entry.get("class_name")
-    if class_name not in KERAS_CLASSES:
+    if not isinstance(class_name, str) or class_name not in KERAS_CLASSES:
         raise ClearCNNError(f"Keras file: layer {class_name!r} is not supported; clearcnn reads "
                             f"{', '.join(sorted(set(KERAS_CLASSES.values())))}.")
     cls = getattr(layers_module, KERAS_CLASSES[class_name])
@@ -102,16 +104,18 @@ def layer_from_keras(entry):
             raise ClearCNNError(f"{where}: option `{option}` is not supported (received {option}={value!r}).")
     try:
         return cls(**kwargs)
-    except ClearCNNError as error:
+    except (TypeError, ValueError) as error:  # ClearCNNError, a missing option, a dtype numpy does not know
         raise ClearCNNError(f"{where}: {error}") from None
 
 
 def model_from_keras_config(config):
     from ..models import Sequential
-    if config.get("class_name") != "Sequential":
+    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
         raise ClearCNNError(f"Keras file: only Sequential models are supported; received "
-                            f"{config.get('class_name')!r}.")
+                            f"{config.get('class_name') if isinstance(config, dict) else str(config)[:80]!r}.")
     inner = config.get("config") or {}
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers") or [], list):
+        raise ClearCNNError("Keras file: the config of the Sequential model is invalid (no list of layers).")
     model = Sequential(name=inner.get("name"))
     entries = inner.get("layers") or []
     for entry in entries:
@@ -120,6 +124,8 @@ def model_from_keras_config(config):
         shape = (config.get("build_config") or {}).get("input_shape") or inner.get("build_input_shape")
         if shape is None:
             raise ClearCNNError("Keras file: the model has no input shape; clearcnn needs a built model.")
+        if not isinstance(shape, (list, tuple)):
+            raise ClearCNNError(f"Keras file: the model's input shape must be a list; received {shape!r}.")
         model.build(tuple(shape))
     return model
 
@@ -127,7 +133,7 @@ def model_from_keras_config(config):
 def _safe_archive(path, where):
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except DAMAGE as error:
         raise ClearCNNError(f"{where}: {os.fspath(path)!r} is not a Keras archive, or it is corrupt ({error}).") \
             from None
     for name in archive.namelist():
@@ -149,7 +155,7 @@ def load_keras_model(path):
         try:
             config = json.loads(archive.read("config.json"))
             weights = archive.read("model.weights.h5")
-        except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as error:
+        except (KeyError, *DAMAGE) as error:  # DAMAGE holds zlib.error: a corrupt deflated member
             raise ClearCNNError(f"{where}: {os.fspath(path)!r} is not a complete Keras archive ({error}).") from None
     model = model_from_keras_config(config)
     _read_weights_h5(model, io.BytesIO(weights), f"{os.fspath(path)}:model.weights.h5")
@@ -164,12 +170,21 @@ def _open_h5(source, label):
         raise ClearCNNError(f"Keras file: {label!r} is not an HDF5 weights file, or it is corrupt ({error}).") from None
 
 
+def _damaged(label, error):
+    return ClearCNNError(f"Keras file: {label!r} is damaged, or not a Keras model or weights file ({error!r}).")
+
+
 def _read_weights_h5(model, source, label):
     with _open_h5(source, label) as file:
-        if "model_weights" in file or "layer_names" in file.attrs:
-            arrays = _legacy_arrays(file, model, label)
-        else:
-            arrays = _keras3_arrays(file, model, label)
+        try:
+            if "model_weights" in file or "layer_names" in file.attrs:
+                arrays = _legacy_arrays(file, model, label)
+            else:
+                arrays = _keras3_arrays(file, model, label)
+        except ClearCNNError:
+            raise
+        except (KeyError, TypeError, AttributeError, *DAMAGE) as error:  # a missing or mangled group or dataset
+            raise _damaged(label, error) from None
     model.set_weights(arrays)
 
 
@@ -210,9 +225,15 @@ def _load_legacy_model(path):
         if raw is None:
             raise ClearCNNError(f"load_model: {os.fspath(path)!r} holds weights only; build the model and use "
                                 f"model.load_weights instead.")
-        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-        model = model_from_keras_config(config)
-        model.set_weights(_legacy_arrays(file, model, os.fspath(path)))
+        try:
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            model = model_from_keras_config(config)
+            arrays = _legacy_arrays(file, model, os.fspath(path))
+        except ClearCNNError:
+            raise
+        except (KeyError, TypeError, AttributeError, *DAMAGE) as error:
+            raise _damaged(os.fspath(path), error) from None
+        model.set_weights(arrays)
     return model
 
 

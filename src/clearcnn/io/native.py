@@ -149,7 +149,7 @@ def save_weights(model, filepath):
     if os.fspath(filepath).endswith(".weights.h5"):
         from .keras import save_keras_weights
         return save_keras_weights(model, filepath)
-    if os.fspath(filepath).endswith(".h5"):
+    if os.fspath(filepath).endswith((".h5", ".keras")):
         raise ClearCNNError(f"save_weights: Keras weights files must end in .weights.h5; received "
                             f"filepath={os.fspath(filepath)!r}.")
     model._require_built("save_weights")

@@ -196,7 +196,10 @@ class Layer:
 def _check_dtype(dtype, where):
     if dtype is None:
         return "float32"
-    name = np.dtype(dtype).name if not isinstance(dtype, dict) else dtype.get("config", {}).get("name", "float32")
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, dict) else dtype.get("config", {}).get("name", "float32")
+    except TypeError:
+        name = None
     if name not in ("float32", "float64"):
         raise ClearCNNError(f"{where}: argument `dtype` must be 'float32' or 'float64'; received dtype={dtype!r}.")
     return name
