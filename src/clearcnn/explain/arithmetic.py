@@ -22,6 +22,21 @@ def number(value):
     return f"{value:.4g}"
 
 
+def factor(value):
+    """A number as a factor: negatives in parentheses, `3x(-1)`."""
+    text = number(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def total_of(values):
+    """`a + b - c`: a sum written with its signs."""
+    texts = [number(v) for v in values]
+    out = texts[0]
+    for text in texts[1:]:
+        out += f" - {text[1:]}" if text.startswith("-") else f" + {text}"
+    return out
+
+
 @dataclass
 class Explanation:
     value: float
@@ -76,19 +91,19 @@ def explain_conv(layer, image, row, col, filter_index=0):
                 cell = cells[i * kw + j]
                 pixel = 0.0 if cell is None else cell[c]  # a padded pixel is 0
                 weight = kernel[i, j, c, filter_index]
-                terms.append(f"{number(pixel)}x{number(weight)}")
+                terms.append(f"{factor(pixel)}x{factor(weight)}")
                 total += pixel * weight
             column_sums.append(total)
             lines.append(f"    kernel column {j}: {' + '.join(terms)} = {number(total)}")
         channel_totals.append(sum(column_sums))
-        lines.append(f"    sum: {' + '.join(number(s) for s in column_sums)} = {number(channel_totals[-1])}")
+        lines.append(f"    sum: {total_of(column_sums)} = {number(channel_totals[-1])}")
     total = sum(channel_totals)
     if len(channel_totals) > 1:
         lines.append(f"  over the {len(channel_totals)} channels: "
-                     f"{' + '.join(number(s) for s in channel_totals)} = {number(total)}")
+                     f"{total_of(channel_totals)} = {number(total)}")
     if layer.use_bias:
         bias = float(layer.bias.value[filter_index])
-        lines.append(f"  plus bias: {number(total)} + {number(bias)} = {number(total + bias)}")
+        lines.append(f"  plus bias: {total_of([total, bias])} = {number(total + bias)}")
         total += bias
     value = float(layer.activation.forward(np.array([[total]]))[0, 0])
     if layer.activation.name != "linear":
@@ -117,7 +132,7 @@ def explain_pool(layer, image, row, col, channel=0):
         value = best
     else:
         value = sum(v for v, _ in real) / len(real)
-        lines.append(f"  mean = ({' + '.join(number(v) for v, _ in real)}) / {len(real)} = {number(value)}")
+        lines.append(f"  mean = ({total_of([v for v, _ in real])}) / {len(real)} = {number(value)}")
     lines.append(f"  result: {number(value)}")
     return Explanation(float(value), lines)
 
