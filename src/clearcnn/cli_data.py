@@ -68,9 +68,11 @@ def load_arrays(path):
 def load_training_data(args):
     if args.data is None:
         (x, y), (xt, yt) = datasets.load_mnist10k()
+        # The held-out digits also serve as validation data, as in Keras's MNIST examples: they are
+        # never trained on, and the curves then show how well the model generalises epoch by epoch.
         return TrainingData("mnist10k", (28, 28, 1), [str(i) for i in range(10)], "grayscale", x[..., None], y,
-                            test=xt[..., None], test_labels=yt, test_count=len(xt), test_name="held-out digits",
-                            default_epochs=8)
+                            validation=(xt[..., None], yt), test=xt[..., None], test_labels=yt, test_count=len(xt),
+                            test_name="held-out digits", default_epochs=8)
     if detect(args.data) == "folder":
         return _folder_data(args)
     name, (x, y), test = load_arrays(args.data)

@@ -47,23 +47,38 @@ def _conv_layer(model, layer):
     return layer
 
 
-def plot_kernels(model, layer=None):
-    """Every 2-D kernel of a conv layer: one row per filter, one column per input channel (SPEC S6)."""
+def plot_kernels(model, layer=None, max_filters=32, max_channels=8):
+    """The 2-D kernels of a conv layer (SPEC S6): one row per filter and one column per input channel, or a
+    square grid when there is one channel. Red is positive, blue negative; large layers show their first
+    `max_filters` x `max_channels` kernels."""
     layer = _conv_layer(model, layer)
     kernel = layer.kernel.value  # (kh, kw, in, filters)
     _, _, channels, filters = kernel.shape
+    shown_f, shown_c = min(filters, max_filters), min(channels, max_channels)
     limit = np.abs(kernel).max() or 1.0
-    figure = _figure(filters, channels, panel=0.9, title=f"{layer.name}: {filters} filters x {channels} channels "
-                                                         f"= {filters * channels} kernels")
-    axes = _panels(figure, filters, channels, filters * channels)
-    for f in range(filters):
-        for c in range(channels):
-            ax = axes[f * channels + c]
+    title = f"{layer.name}: {filters} filters x {channels} channels = {filters * channels} kernels"
+    if (shown_f, shown_c) != (filters, channels):
+        title += f" (first {shown_f} x {shown_c} shown)"
+    if shown_c == 1:
+        cols = math.ceil(math.sqrt(shown_f))
+        rows = math.ceil(shown_f / cols)
+    else:
+        rows, cols = shown_f, shown_c
+    figure = _figure(rows, max(cols, 4), panel=0.9, title=title)
+    for f in range(shown_f):
+        for c in range(shown_c):
+            index = f if shown_c == 1 else f * shown_c + c
+            ax = figure.add_subplot(rows, cols, index + 1)
             ax.imshow(kernel[:, :, c, f], cmap="bwr", vmin=-limit, vmax=limit)
-            if c == 0:
-                ax.set_ylabel(f"filter {f}", fontsize=7)
-            if f == 0:
-                ax.set_title(f"channel {c}", fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if shown_c == 1:
+                ax.set_title(f"filter {f}", fontsize=7)
+            else:
+                if c == 0:
+                    ax.set_ylabel(f"filter {f}", fontsize=7)
+                if f == 0:
+                    ax.set_title(f"channel {c}", fontsize=7)
     return figure
 
 
