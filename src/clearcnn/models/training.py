@@ -22,6 +22,7 @@ class Trainer:
         self.compiled_metrics = []
         self.stop_training = False
         self.rng = None  # the model's own generator: shuffling and dropout (saved with the model)
+        self.history = None
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported):
         """Choose the optimizer, the loss and the metrics (strings or objects), as Keras does."""
@@ -131,6 +132,7 @@ class Trainer:
                 break
         callback_list.on_train_end()
         history.params, history.model = callback_list.callbacks[-1].params, self
+        self.history = history  # as Keras does: the last fit's History
         return history
 
     def _evaluate_batches(self, batches, progress=None):
