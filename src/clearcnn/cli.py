@@ -146,7 +146,7 @@ def run_evaluate(args):
     from .models import load_model
 
     model = load_model(args.model)
-    x, y, count = cli_data.load_evaluation_data(args.data, model)
+    x, y, count = cli_data.load_evaluation_data(args.data, model, args.batch_size)
     loss, accuracy = model.evaluate(x, y, batch_size=args.batch_size)
     print(f"Accuracy: {accuracy:.4f} on {count} samples, loss {loss:.4f}")
 

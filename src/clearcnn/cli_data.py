@@ -102,7 +102,7 @@ def _folder_data(args):
     return data
 
 
-def load_evaluation_data(path, model):
+def load_evaluation_data(path, model, batch_size=32):
     """(x, y, count) matching the model's input: the embedded test digits, arrays, or an image folder."""
     if path is None:
         _, (x, y) = datasets.load_mnist10k()
@@ -110,7 +110,8 @@ def load_evaluation_data(path, model):
     if detect(path) == "folder":
         h, w, c = model.input_shape[1:]
         data = datasets.image_dataset_from_directory(path, image_size=(h, w), color_mode=MODES[c], shuffle=False,
-                                                     class_names=model.metadata.get("class_names"))
+                                                     class_names=model.metadata.get("class_names"),
+                                                     batch_size=batch_size)
         return data, None, len(data.file_paths)
     _, train, test = load_arrays(path)
     x, y = test if test is not None else train

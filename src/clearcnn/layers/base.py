@@ -282,7 +282,9 @@ class WindowLayer(Layer):
         """The window geometry for one input size (cached: a model sees few sizes)."""
         in_hw = tuple(in_hw)
         if in_hw not in self._geometries:
-            self._geometries[in_hw] = Geometry.of(in_hw, *self.window, where=self.where)
+            kernel_argument = "pool_size" if hasattr(self, "pool_size") else "kernel_size"
+            where = f"{self.where} ({kernel_argument}={self.window[0]}, padding={self.padding!r})"
+            self._geometries[in_hw] = Geometry.of(in_hw, *self.window, where=where)
         return self._geometries[in_hw]
 
     def size_reports(self, in_hw):
