@@ -39,13 +39,13 @@ class MaxPooling2D(BasePooling2D):
 
     def forward(self, x, training=False):
         geometry = self.geometry(x.shape[1:3])
-        y, xp = max_pool2d_forward(x, geometry)
-        self._cache = (geometry, xp, y)
+        y, cache = max_pool2d_forward(x, geometry)
+        self._cache = (geometry, cache, y)
         return y
 
     def backward(self, dy, input_grad=True):
-        geometry, xp, y = self._cache
-        return max_pool2d_backward(dy, xp, y, geometry) if input_grad else None
+        geometry, cache, y = self._cache
+        return max_pool2d_backward(dy, cache, y, geometry) if input_grad else None
 
 
 class AveragePooling2D(BasePooling2D):

@@ -14,4 +14,5 @@ def flatten_forward(x):
 
 def flatten_backward(dy, shape):
     order = _public_order(len(shape))
-    return dy.reshape([shape[a] for a in order]).transpose(np.argsort(order))
+    # Contiguous, so that later element-wise ops and their outputs all run in one memory order.
+    return np.ascontiguousarray(dy.reshape([shape[a] for a in order]).transpose(np.argsort(order)))

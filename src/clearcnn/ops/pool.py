@@ -7,33 +7,69 @@ for padding="same".
 """
 import numpy as np
 
-
-def max_pool2d_forward(x, geometry):
-    """Return y (C, OH, OW, N) and the padded input, kept for the backward pass."""
-    xp = geometry.pad(x, value=-np.inf)
-    y = None
-    for i, j in geometry.taps():
-        window_tap = geometry.tap(xp, i, j)
-        y = window_tap.copy() if y is None else np.maximum(y, window_tap, out=y)
-    return y, xp
+from .windows import Geometry
 
 
-def max_pool2d_backward(dy, xp, y, geometry):
+def separable_stages(geometry):
+    """Two 1-D geometries, across then down, whose composition is this max pool, or None when the
+    window is too small to gain from it. A kh x kw max is a max over kw columns, then over kh rows:
+    kh + kw passes instead of kh * kw, and ties still go to the first maximum in row-major order (the
+    first row holding the maximum, then the first column in that row)."""
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.strides, geometry.dilation
+    if kh * kw <= kh + kw + 1:
+        return None
+    hp, wp = geometry.padded_hw
+    across = Geometry.of((hp, wp), (1, kw), (1, sw), (1, dw))
+    down = Geometry.of((hp, across.out_hw[1]), (kh, 1), (sh, 1), (dh, 1))
+    return across, down
+
+
+def _max_over_taps(source, geometry):
+    first, *rest = geometry.taps()
+    y = geometry.tap(source, *first).copy()
+    for i, j in rest:
+        np.maximum(y, geometry.tap(source, i, j), out=y)
+    return y
+
+
+def _to_first_max(dy, source, y, geometry):
     """Send each window's gradient to its first maximum.
 
     `remaining` holds the gradient not yet handed out: the first tap equal to the maximum takes all of
     it, and later ties find nothing left. Four passes per tap, and no boolean bookkeeping.
     """
-    dxp = np.zeros_like(xp)
-    remaining = dy.copy()
+    d_source = np.zeros_like(source)
+    remaining = np.array(dy, order="C")
     hit = np.empty(y.shape, dtype=bool)
-    share = np.empty_like(dy)
+    share = np.empty_like(remaining)
     for i, j in geometry.taps():
-        np.equal(geometry.tap(xp, i, j), y, out=hit)
+        np.equal(geometry.tap(source, i, j), y, out=hit)
         np.multiply(remaining, hit, out=share)
-        target = geometry.tap(dxp, i, j)
+        target = geometry.tap(d_source, i, j)
         target += share
         remaining -= share
+    return d_source
+
+
+def max_pool2d_forward(x, geometry):
+    """Return y (C, OH, OW, N) and what the backward pass needs (the padded input, and for large windows
+    the column maxima)."""
+    xp = geometry.pad(x, value=-np.inf)
+    stages = separable_stages(geometry)
+    if stages is None:
+        return _max_over_taps(xp, geometry), (xp,)
+    across, down = stages
+    column_max = _max_over_taps(xp, across)
+    return _max_over_taps(column_max, down), (xp, column_max)
+
+
+def max_pool2d_backward(dy, cache, y, geometry):
+    """Each window's gradient goes to its first maximum in row-major order, even when cells tie."""
+    if len(cache) == 1:
+        dxp = _to_first_max(dy, cache[0], y, geometry)
+    else:
+        (xp, column_max), (across, down) = cache, separable_stages(geometry)
+        dxp = _to_first_max(_to_first_max(dy, column_max, y, down), xp, column_max, across)
     return np.ascontiguousarray(geometry.unpad(dxp))
 
 
