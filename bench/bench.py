@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SETTLE_SECONDS = 0.3
 
 
 # --- the two workloads, in both libraries ---------------------------------------------------------
@@ -120,6 +121,8 @@ def measure(runners, task, calls, repeats):
     times = {library: [] for library in runners}
     for _ in range(repeats):
         for library, runner in runners.items():
+            # Let the other library's worker threads (OpenMP, OpenBLAS) stop spinning before timing.
+            time.sleep(SETTLE_SECONDS)
             times[library].append(seconds_per_call(getattr(runner, task), calls))
     return times
 
@@ -190,7 +193,9 @@ def main(argv=None):
     except ImportError:
         libraries = ["clearcnn"]
         print("PyTorch is not installed: measuring clearcnn alone (pip install torch==2.13.0 for the comparison)")
+    global SETTLE_SECONDS
     repeats = 1 if args.smoke else args.repeats
+    SETTLE_SECONDS = 0 if args.smoke else SETTLE_SECONDS
     calls = {"train": 1 if args.smoke else 5, "infer": 1 if args.smoke else 5, "single": 1 if args.smoke else 50}
     config = configuration()
     print(f"numpy {config['numpy']}, BLAS {config['blas']}, torch {config.get('torch')} "
