@@ -35,6 +35,9 @@ def write_atomically(filepath, write):
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private (0600); give it the usual mode
         os.replace(temporary, filepath)
     except BaseException:
         os.unlink(temporary)
