@@ -6,7 +6,7 @@ For a dense kernel (in, out): fan_in = in, fan_out = out.
 import numpy as np
 
 from .errors import ClearCNNError
-from .utils import random_generator
+from .utils import random_generator, to_snake_case
 
 
 def compute_fans(shape):
@@ -97,7 +97,7 @@ def get(identifier, where="layer", argument="kernel_initializer"):
     if isinstance(identifier, dict) and "class_name" in identifier:
         return get(identifier["class_name"], where, argument).__class__(**(identifier.get("config") or {}))
     if isinstance(identifier, str):
-        key = identifier if identifier in INITIALIZERS else _snake(identifier)
+        key = identifier if identifier in INITIALIZERS else to_snake_case(identifier)
         if key in INITIALIZERS:
             return INITIALIZERS[key]()
     raise ClearCNNError(f"{where}: argument `{argument}` must be one of {', '.join(INITIALIZERS)} or an "
@@ -107,7 +107,3 @@ def get(identifier, where="layer", argument="kernel_initializer"):
 def serialize(initializer):
     name = NAMES.get(type(initializer), type(initializer).__name__)
     return name if initializer.seed is None else {"class_name": name, "config": initializer.get_config()}
-
-
-def _snake(name):
-    return "".join("_" + ch.lower() if ch.isupper() and i else ch.lower() for i, ch in enumerate(name))

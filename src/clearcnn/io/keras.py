@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import layers as layers_module
 from ..errors import ClearCNNError
+from ..utils import to_snake_case
 from .native import DAMAGE, write_atomically
 
 KERAS_CLASSES = {"InputLayer": "InputLayer", "Conv2D": "Conv2D", "Convolution2D": "Conv2D",
@@ -35,13 +36,6 @@ def _h5py(where):
     except ImportError:
         raise ClearCNNError(f'{where}: Keras files need h5py: pip install "clearcnn[keras]"') from None
     return h5py
-
-
-def to_snake_case(name):
-    """Keras's rule for the keys of the weights file: "MaxPooling2D" -> "max_pooling2d"."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def weight_keys(model):

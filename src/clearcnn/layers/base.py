@@ -13,8 +13,9 @@ import numpy as np
 
 from .. import initializers
 from ..errors import ClearCNNError
-from ..ops import Geometry, swap_batch_axis
+from ..ops import Geometry, get_activation, swap_batch_axis
 from ..ops.shapes import size_report
+from ..utils import to_snake_case
 
 _name_counters = defaultdict(itertools.count)
 
@@ -23,11 +24,6 @@ def unique_name(prefix):
     """Keras-style automatic names: conv2d, conv2d_1, conv2d_2, ..."""
     index = next(_name_counters[prefix])
     return prefix if index == 0 else f"{prefix}_{index}"
-
-
-def snake_case(name):
-    out = "".join("_" + ch.lower() if ch.isupper() else ch for ch in name).lstrip("_")
-    return out.replace("2_d", "2d")
 
 
 class Weight:
@@ -61,7 +57,7 @@ class Layer:
             key = next(iter(unknown))
             raise ClearCNNError(f"{where}: unknown argument `{key}` (received {key}={unknown[key]!r}); "
                                 f"see help({type(self).__name__}) for the accepted arguments.")
-        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.dtype = _check_dtype(dtype, self.where)
         if batch_input_shape is not None:
@@ -304,3 +300,36 @@ class WindowLayer(Layer):
         if shape[-1] != self.input_shape[-1]:
             raise ClearCNNError(f"{self.where}: input must have {self.input_shape[-1]} channels (last axis) as "
                                 f"built; received an array of shape {tuple(shape)}.")
+
+
+class KernelMixin:
+    """What Conv2D and Dense share: a kernel, an optional bias, then an activation."""
+
+    def init_kernel(self, activation, use_bias, kernel_initializer, bias_initializer, **unsupported):
+        where = self.where
+        self.activation = get_activation(activation, where)
+        if not isinstance(use_bias, bool):
+            raise ClearCNNError(f"{where}: argument `use_bias` must be True or False; received use_bias={use_bias!r}.")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer, where, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, where, "bias_initializer")
+        for argument, value in unsupported.items():  # regularizers and constraints
+            if value is not None:
+                raise ClearCNNError(f"{where}: argument `{argument}` is not supported yet and must be None; "
+                                    f"received {argument}={value!r}.")
+        self.kernel = self.bias = None
+
+    def build_kernel(self, kernel_shape, units):
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (units,), self.bias_initializer)
+
+    def set_gradients(self, dkernel, dbias):
+        self.kernel.grad = dkernel
+        if self.use_bias:
+            self.bias.grad = dbias
+
+    def kernel_config(self):
+        return {"activation": self.activation.get_config(), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

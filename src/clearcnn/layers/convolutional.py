@@ -1,12 +1,11 @@
 """Conv2D: kernel (kh, kw, in, filters) and bias (filters,), then the activation (SPEC S3)."""
-from .. import initializers
 from ..errors import ClearCNNError
-from ..ops import conv2d_backward, conv2d_forward, get_activation
+from ..ops import conv2d_backward, conv2d_forward
 from ..ops.workspace import Workspace
-from .base import WindowLayer, check_data_format, normalize_padding, normalize_tuple, positive_int
+from .base import KernelMixin, WindowLayer, check_data_format, normalize_padding, normalize_tuple, positive_int
 
 
-class Conv2D(WindowLayer):
+class Conv2D(KernelMixin, WindowLayer):
     """2-D convolution layer (cross-correlation), channels_last, Keras 3 arguments.
 
     Shape: (batch, H, W, in) -> (batch, OH, OW, filters), where per side
@@ -32,19 +31,10 @@ class Conv2D(WindowLayer):
         if groups != 1:
             raise ClearCNNError(f"{where}: argument `groups` must be 1 (grouped convolution is not supported); "
                                 f"received groups={groups!r}.")
-        self.activation = get_activation(activation, where)
-        if not isinstance(use_bias, bool):
-            raise ClearCNNError(f"{where}: argument `use_bias` must be True or False; received use_bias={use_bias!r}.")
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer, where, "kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, where, "bias_initializer")
-        for argument, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                                ("activity_regularizer", activity_regularizer),
-                                ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ClearCNNError(f"{where}: argument `{argument}` is not supported yet and must be None; "
-                                    f"received {argument}={value!r}.")
-        self.kernel = self.bias = None
+        self.init_kernel(activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint)
         self._geometries = {}
         self.workspace = Workspace()
 
@@ -60,9 +50,7 @@ class Conv2D(WindowLayer):
         if channels is None:
             raise ClearCNNError(f"{self.where}: the channel axis of the input must be known; "
                                 f"received input shape {tuple(input_shape)}.")
-        self.kernel = self.add_weight("kernel", (*self.kernel_size, channels, self.filters), self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.build_kernel((*self.kernel_size, channels, self.filters), self.filters)
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -76,16 +64,11 @@ class Conv2D(WindowLayer):
     def backward(self, dy, input_grad=True):
         geometry, cols, z, y = self._cache
         dz = self.activation.backward(z, y, dy)
-        dx, self.kernel.grad, dbias = conv2d_backward(dz, self.kernel.value, cols, geometry, input_grad,
-                                                         self.workspace)
-        if self.use_bias:
-            self.bias.grad = dbias
+        dx, dkernel, dbias = conv2d_backward(dz, self.kernel.value, cols, geometry, input_grad, self.workspace)
+        self.set_gradients(dkernel, dbias)
         return dx
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate, "activation": self.activation.get_config(),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "dilation_rate": self.dilation_rate, **self.kernel_config()}

@@ -2,12 +2,11 @@
 import math
 import numbers
 
-from .. import initializers
 from ..errors import ClearCNNError
 from ..ops import dense_backward, dense_forward, dropout_backward, dropout_forward, flatten_backward, \
     flatten_forward, get_activation
 from ..utils import random_generator
-from .base import Layer, check_data_format, check_shape, positive_int
+from .base import KernelMixin, Layer, check_data_format, check_shape, positive_int
 
 
 class InputLayer(Layer):
@@ -60,7 +59,7 @@ class Flatten(Layer):
         return {**super().get_config(), "data_format": self.data_format}
 
 
-class Dense(Layer):
+class Dense(KernelMixin, Layer):
     """Fully connected: (batch, in) -> (batch, units), y = activation(x @ kernel + bias), kernel (in, units)."""
     input_ndim = 2
 
@@ -70,19 +69,10 @@ class Dense(Layer):
         super().__init__(**kwargs)
         where = self.where
         self.units = positive_int(units, where, "units", 128)
-        self.activation = get_activation(activation, where)
-        if not isinstance(use_bias, bool):
-            raise ClearCNNError(f"{where}: argument `use_bias` must be True or False; received use_bias={use_bias!r}.")
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer, where, "kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, where, "bias_initializer")
-        for argument, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                                ("activity_regularizer", activity_regularizer),
-                                ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ClearCNNError(f"{where}: argument `{argument}` is not supported yet and must be None; "
-                                    f"received {argument}={value!r}.")
-        self.kernel = self.bias = None
+        self.init_kernel(activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint)
 
     def rank_message(self, shape):
         return (f"{self.where}: input must be 2-D (batch, features); received an array of shape {tuple(shape)}. "
@@ -91,9 +81,7 @@ class Dense(Layer):
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise ClearCNNError(self.rank_message(input_shape))
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.build_kernel((input_shape[-1], self.units), self.units)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -110,16 +98,12 @@ class Dense(Layer):
     def backward(self, dy, input_grad=True):
         x, z, y = self._cache
         dz = self.activation.backward(z, y, dy)
-        dx, self.kernel.grad, dbias = dense_backward(dz, x, self.kernel.value, input_grad)
-        if self.use_bias:
-            self.bias.grad = dbias
+        dx, dkernel, dbias = dense_backward(dz, x, self.kernel.value, input_grad)
+        self.set_gradients(dkernel, dbias)
         return dx
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation.get_config(),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+        return {**super().get_config(), "units": self.units, **self.kernel_config()}
 
 
 class Activation(Layer):
