@@ -14,7 +14,7 @@ import numpy as np
 from .. import initializers
 from ..errors import ClearCNNError
 from ..ops import Geometry, get_activation, swap_batch_axis
-from ..ops.shapes import size_report
+from ..ops.shapes import is_int as _is_int, size_report
 from ..utils import to_snake_case
 
 _name_counters = defaultdict(itertools.count)
@@ -213,10 +213,6 @@ def check_shape(shape, where, argument):
     return tuple(None if d is None else int(d) for d in shape)
 
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def normalize_tuple(value, n, where, argument, allow_zero=False):
     """An int or n ints -> a tuple of n positive ints (Keras's standardize_tuple)."""
     values = (value,) * n if _is_int(value) else value
@@ -273,6 +269,10 @@ class WindowLayer(Layer):
     Subclasses set `window` = (kernel, strides, dilation, padding) and `output_channels(c)`.
     """
     input_ndim = 4
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._geometries = {}
 
     def geometry(self, in_hw):
         """The window geometry for one input size (cached: a model sees few sizes)."""

@@ -35,7 +35,6 @@ class Conv2D(KernelMixin, WindowLayer):
                          kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                          bias_constraint=bias_constraint)
-        self._geometries = {}
         self.workspace = Workspace()
 
     @property

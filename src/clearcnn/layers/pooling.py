@@ -20,7 +20,6 @@ class BasePooling2D(WindowLayer):
             raise ClearCNNError(f"{where}: argument `padding` must be smaller than pool_size={self.pool_size} on "
                                 f"each side, or a window would hold only padding; received padding={padding!r}.")
         self.data_format = check_data_format(data_format, where)
-        self._geometries = {}
 
     @property
     def window(self):

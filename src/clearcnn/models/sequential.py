@@ -8,12 +8,10 @@ import numpy as np
 from .. import layers as layers_module
 from ..errors import ClearCNNError
 from ..layers import InputLayer, Layer
+from ..layers.base import unique_name
 from ..ops import swap_batch_axis
 from .summary import summary_lines
 from .training import Trainer
-
-_counter = iter(range(10 ** 9))
-
 
 class Sequential(Trainer):
     """A linear stack of layers.
@@ -25,8 +23,7 @@ class Sequential(Trainer):
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
-        index = next(_counter)
-        self.name = name or ("sequential" if index == 0 else f"sequential_{index}")
+        self.name = name or unique_name("sequential")
         self.trainable = trainable
         self._layers = []
         self.input_layer = None

@@ -92,10 +92,10 @@ class SizeReport:
 
 def size_report(n, kernel, stride=1, padding=0, dilation=1):
     """Compute a SizeReport for one side; `padding` is an int or a (before, after) pair."""
-    pair = (padding, padding) if _is_int(padding, 0) else tuple(padding) if isinstance(padding, (tuple, list)) else ()
-    for argument, value, ok in (("n", n, _is_int(n, 1)), ("kernel", kernel, _is_int(kernel, 1)),
-                                ("stride", stride, _is_int(stride, 1)), ("dilation", dilation, _is_int(dilation, 1)),
-                                ("padding", padding, len(pair) == 2 and all(_is_int(p, 0) for p in pair))):
+    pair = (padding, padding) if is_int(padding, 0) else tuple(padding) if isinstance(padding, (tuple, list)) else ()
+    for argument, value, ok in (("n", n, is_int(n, 1)), ("kernel", kernel, is_int(kernel, 1)),
+                                ("stride", stride, is_int(stride, 1)), ("dilation", dilation, is_int(dilation, 1)),
+                                ("padding", padding, len(pair) == 2 and all(is_int(p, 0) for p in pair))):
         if not ok:
             expected = "a non-negative int or a (before, after) pair" if argument == "padding" else "a positive int"
             raise ClearCNNError(f"size_report: argument `{argument}` must be {expected}; received {argument}={value!r}.")
@@ -109,8 +109,9 @@ def size_report(n, kernel, stride=1, padding=0, dilation=1):
     return SizeReport(n, kernel, stride, (before, after), dilation, exact, size, uncovered)
 
 
-def _is_int(value, low):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+def is_int(value, low=None):
+    """An int (Python or NumPy, not bool), at least `low` when given."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and (low is None or value >= low)
 
 
 def same_padding(n, kernel, stride=1, dilation=1):
