@@ -10,6 +10,7 @@ from ..errors import ClearCNNError
 from ..layers import InputLayer, Layer
 from ..layers.base import unique_name
 from ..ops import swap_batch_axis
+from ..ops.parallel import engine_threads
 from .summary import summary_lines
 from .training import Trainer
 
@@ -154,14 +155,16 @@ class Sequential(Trainer):
     def forward(self, x, training=False):
         """Public array in, internal-layout output out (the layout conversion happens once, here)."""
         h = swap_batch_axis(x)
-        for layer in self._layers:
-            h = layer.forward(h, training)
+        with engine_threads():
+            for layer in self._layers:
+                h = layer.forward(h, training)
         return h
 
     def backward(self, dy):
         """Backpropagate an internal-layout gradient; the first layer skips its input gradient."""
-        for index in range(len(self._layers) - 1, -1, -1):
-            dy = self._layers[index].backward(dy, input_grad=index > 0)
+        with engine_threads():
+            for index in range(len(self._layers) - 1, -1, -1):
+                dy = self._layers[index].backward(dy, input_grad=index > 0)
 
     def __call__(self, x, training=False):
         return swap_batch_axis(self.forward(self.check_input(x), training))

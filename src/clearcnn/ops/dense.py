@@ -1,9 +1,10 @@
 """Fully connected layer on (F, N) columns: y = kernel^T x + bias, kernel (F_in, units) as Keras stores it."""
+from .parallel import matmul
 
 
 def dense_forward(x, kernel, bias):
     """x (F_in, N) -> y (units, N)."""
-    y = kernel.T @ x
+    y = matmul(kernel.T, x)
     if bias is not None:
         y += bias[:, None]
     return y
@@ -11,7 +12,7 @@ def dense_forward(x, kernel, bias):
 
 def dense_backward(dy, x, kernel, input_grad=True):
     """Gradients (dx, dkernel, dbias) for upstream dy (units, N)."""
-    dkernel = x @ dy.T
+    dkernel = matmul(x, dy.T)
     dbias = dy.sum(axis=1)
-    dx = kernel @ dy if input_grad else None
+    dx = matmul(kernel, dy) if input_grad else None
     return dx, dkernel, dbias

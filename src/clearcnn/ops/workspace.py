@@ -11,14 +11,17 @@ import numpy as np
 
 class Workspace:
     def __init__(self):
-        self._arrays = {}
+        self._buffers = {}
 
     def get(self, name, shape, dtype):
-        """An uninitialised array of this shape and dtype, the same one as last time when they match."""
-        array = self._arrays.get(name)
-        if array is None or array.shape != tuple(shape) or array.dtype != dtype:
-            array = self._arrays[name] = np.empty(shape, dtype)
-        return array
+        """An uninitialised array of this shape and dtype. Each name keeps one buffer, grown when too small,
+        so a name asked for in several shapes (a scratch array used by several steps) still costs one
+        allocation."""
+        size = int(np.prod(shape))
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size or buffer.dtype != dtype:
+            buffer = self._buffers[name] = np.empty(size, dtype)
+        return buffer[:size].reshape(shape)
 
 
 class NoWorkspace:

@@ -1,0 +1,237 @@
+"""Winograd F(2x2, 3x3) convolution and the engine's thread pool.
+
+Winograd must give im2col's numbers (im2col is itself held to naive loops and PyTorch), forward and every
+gradient, with the NumPy tile transforms and with the compiled ones, on even and odd output sizes and
+every padding; its gradients must pass central differences; the compiled transforms must equal the NumPy
+ones; and splitting work across the pool must not change results.
+"""
+import zlib
+
+import numpy as np
+import pytest
+
+from clearcnn.layers import Conv2D
+from clearcnn.ops import conv, parallel, swap_batch_axis, winograd
+from clearcnn.ops.windows import Geometry
+from clearcnn.ops.workspace import Workspace
+
+from reference import CONV_GRID, conv_id, pair
+from test_ops_gradcheck import check_layer
+
+COMPILED = [False, True] if winograd.COMPILED is not None else [False]
+
+SHAPES = [  # (H, W, C, F, N, padding)
+    ((6, 6), 3, 2, 2, "valid"),          # even output (4x4)
+    ((7, 9), 5, 6, 3, "same"),           # odd output on both sides
+    ((5, 4), 2, 3, 1, ((2, 0), (1, 3))),  # asymmetric explicit padding, batch of one
+    ((3, 3), 4, 5, 2, "valid"),          # a single output pixel: one tile, three of its outputs dropped
+    ((15, 15), 32, 16, 3, "same"),       # CIFAR-like sizes
+    ((13, 10), 17, 8, 2, "valid"),
+]
+SHAPE_IDS = [f"{h}x{w}x{c}-f{f}-n{n}-{p}".replace(" ", "") for (h, w), c, f, n, p in SHAPES]
+
+
+@pytest.fixture(params=COMPILED, ids=lambda compiled: "compiled" if compiled else "numpy")
+def compiled(request, monkeypatch):
+    monkeypatch.setattr(winograd, "use_compiled", request.param)
+    return request.param
+
+
+def random_case(hw, c, f, n, padding, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((c, *hw, n)).astype(dtype)
+    kernel = rng.standard_normal((3, 3, c, f)).astype(dtype)
+    bias = rng.standard_normal(f).astype(dtype)
+    return rng, x, kernel, bias, Geometry.of(hw, (3, 3), padding=padding)
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["serial", "pool"])
+@pytest.mark.parametrize("case", SHAPES, ids=SHAPE_IDS)
+def test_winograd_gives_im2col_numbers(case, compiled, threads):
+    rng, x, kernel, bias, geometry = random_case(*case)
+    y_ref, cache_ref = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
+    dy = rng.standard_normal(y_ref.shape)
+    dx_ref, dk_ref, db_ref = conv.conv2d_backward(dy, kernel, cache_ref, geometry)
+    workspace = Workspace()
+    with parallel.engine_threads(threads):
+        for _ in range(2):  # the second call reuses the workspace's buffers
+            y, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm="winograd")
+            dx, dk, db = conv.conv2d_backward(dy, kernel, cache, geometry, workspace=workspace)
+            np.testing.assert_allclose(y, y_ref, atol=1e-11)
+            np.testing.assert_allclose(dx, dx_ref, atol=1e-11)
+            np.testing.assert_allclose(dk, dk_ref, atol=1e-11)
+            np.testing.assert_allclose(db, db_ref, atol=1e-11)
+    assert y.flags.c_contiguous and dx.flags.c_contiguous and dx.shape == x.shape
+
+
+def test_winograd_results_do_not_alias_the_workspace(compiled):
+    """What a call hands back survives the next call (the workspace only holds scratch and caches)."""
+    _, x, kernel, bias, geometry = random_case((6, 6), 3, 2, 2, "valid")  # no padding at all
+    workspace = Workspace()
+    y1, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm="winograd")
+    dx1, _, _ = conv.conv2d_backward(np.ones_like(y1), kernel, cache, geometry, workspace=workspace)
+    kept_y, kept_dx = y1.copy(), dx1.copy()
+    y2, cache = conv.conv2d_forward(2 * x, kernel, bias, geometry, workspace, algorithm="winograd")
+    conv.conv2d_backward(3 * np.ones_like(y2), kernel, cache, geometry, workspace=workspace)
+    np.testing.assert_array_equal(y1, kept_y)
+    np.testing.assert_array_equal(dx1, kept_dx)
+
+
+def test_winograd_without_bias_or_input_gradient(compiled):
+    rng, x, kernel, _, geometry = random_case((7, 7), 4, 3, 2, "same")
+    y_ref, cache_ref = conv.conv2d_forward(x, kernel, None, geometry, algorithm="im2col")
+    y, cache = conv.conv2d_forward(x, kernel, None, geometry, algorithm="winograd")
+    np.testing.assert_allclose(y, y_ref, atol=1e-11)
+    dy = rng.standard_normal(y.shape)
+    dx, dk, _ = conv.conv2d_backward(dy, kernel, cache, geometry, input_grad=False)
+    assert dx is None
+    np.testing.assert_allclose(dk, conv.conv2d_backward(dy, kernel, cache_ref, geometry)[1], atol=1e-11)
+
+
+@pytest.mark.skipif(winograd.COMPILED is None, reason="Numba is not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_transforms_equal_numpy_ones(dtype):
+    """Each compiled tile transform against its NumPy reference, over part of the channel range only."""
+    rng = np.random.default_rng(3)
+    c, th, tw, n = 5, 3, 4, 6
+    start, stop = 1, 4
+
+    xp = rng.standard_normal((c, 2 * th + 2, 2 * tw + 2, n)).astype(dtype)
+    tiles = rng.standard_normal((4, 4, c, th, tw, n)).astype(dtype)
+    image = rng.standard_normal((c, 2 * th, 2 * tw, n)).astype(dtype)
+    bias = rng.standard_normal(c).astype(dtype)
+    cases = [("input_tiles", (xp,), (4, 4, c, th, tw, n)),
+             ("input_tiles_adjoint", (tiles,), xp.shape),
+             ("output_tiles", (tiles, bias), image.shape),
+             ("output_tiles_adjoint", (image,), tiles.shape)]
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for name, inputs, out_shape in cases:
+        original = rng.standard_normal(out_shape).astype(dtype)
+        ours, reference = original.copy(), original.copy()
+        getattr(winograd.COMPILED, name)(*inputs, ours, start, stop)
+        getattr(winograd.NumPyKernels, name)(*inputs, reference, start, stop)
+        np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance, err_msg=name)
+        channel_axis = 2 if len(out_shape) == 6 else 0
+        others = [i for i in range(c) if not start <= i < stop]
+        np.testing.assert_array_equal(ours.take(others, channel_axis), original.take(others, channel_axis),
+                                      err_msg=f"{name} wrote outside its channels")
+        assert not np.array_equal(ours.take([start], channel_axis), original.take([start], channel_axis))
+
+
+WINOGRAD_GRID = [cfg for cfg in CONV_GRID if pair(cfg["kernel"]) == (3, 3) and pair(cfg["strides"]) == (1, 1)
+                 and pair(cfg["dilation"]) == (1, 1)]
+
+
+@pytest.fixture
+def force_winograd(monkeypatch):
+    def choose(kernel_shape, geometry):
+        return "winograd" if winograd.winograd_applies(kernel_shape, geometry) else "im2col"
+    monkeypatch.setattr(conv, "choose_algorithm", choose)
+
+
+@pytest.mark.parametrize("cfg", WINOGRAD_GRID, ids=conv_id)
+def test_winograd_layer_gradients(cfg, compiled, force_winograd):
+    """Central differences through Conv2D, as test_ops_gradcheck does for im2col."""
+    rng = np.random.default_rng(zlib.crc32(conv_id(cfg).encode()))
+    layer = Conv2D(cfg["cout"], 3, padding=cfg["padding"], activation=cfg["activation"],
+                   use_bias=cfg["use_bias"], dtype="float64")
+    shape = (cfg["batch"], *cfg["hw"], cfg["cin"])
+    layer.build((None, *shape[1:]))
+    layer.set_weights([rng.standard_normal(w.shape) * 0.5 for w in layer.weights])
+    check_layer(layer, rng.standard_normal(shape), rng)
+    assert layer._cache[1][0] == "winograd"
+
+
+@pytest.mark.parametrize("case", SHAPES, ids=SHAPE_IDS)
+def test_winograd_matches_torch_in_float32(case, force_winograd):
+    torch_module = pytest.importorskip("torch")
+    F = torch_module.nn.functional
+    (h, w), c, f, n, padding = case
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    layer = Conv2D(f, 3, padding=padding)
+    layer.build((None, h, w, c))
+    weights = [rng.standard_normal(weight.shape).astype(np.float32) for weight in layer.weights]
+    layer.set_weights(weights)
+    y = layer(x)
+    r = rng.standard_normal(y.shape).astype(np.float32)
+    dx = swap_batch_axis(layer.backward(swap_batch_axis(r)))
+    assert layer._cache[1][0] == "winograd"
+
+    tx = torch_module.tensor(x.transpose(0, 3, 1, 2).copy(), requires_grad=True)
+    tk = torch_module.tensor(weights[0].transpose(3, 2, 0, 1).copy(), requires_grad=True)
+    tb = torch_module.tensor(weights[1], requires_grad=True)
+    (top, bottom), (left, right) = layer.geometry((h, w)).pads
+    ty = F.conv2d(F.pad(tx, (left, right, top, bottom)), tk, tb)
+    (ty * torch_module.tensor(r.transpose(0, 3, 1, 2).copy())).sum().backward()
+    scale = float(np.sqrt(9 * c))  # products summed over 9c terms
+    np.testing.assert_allclose(y, ty.detach().numpy().transpose(0, 2, 3, 1), atol=2e-5 * scale, rtol=1e-4)
+    np.testing.assert_allclose(dx, tx.grad.numpy().transpose(0, 2, 3, 1),
+                               atol=2e-5 * scale, rtol=1e-4)
+    np.testing.assert_allclose(layer.kernel.grad, tk.grad.numpy().transpose(2, 3, 1, 0),
+                               atol=1e-4 * np.sqrt(n * h * w), rtol=1e-4)
+    np.testing.assert_allclose(layer.bias.grad, tb.grad.numpy(), atol=1e-4 * np.sqrt(n * h * w), rtol=1e-4)
+
+
+@pytest.mark.parametrize("kernel_shape, strides, dilation, expected", [
+    ((3, 3, 32, 8), 1, 1, "winograd"),
+    ((3, 3, 3, 8), 1, 1, "im2col"),     # too few input channels to pay
+    ((3, 3, 32, 8), 2, 1, "im2col"),
+    ((3, 3, 32, 8), 1, 2, "im2col"),
+    ((5, 5, 32, 8), 1, 1, "im2col"),
+    ((3, 1, 32, 8), 1, 1, "im2col"),
+])
+def test_choose_algorithm(kernel_shape, strides, dilation, expected, compiled):
+    geometry = Geometry.of((12, 12), kernel_shape[:2], (strides, strides), (dilation, dilation))
+    # the NumPy transforms are slower than im2col: Winograd is only chosen with the compiled ones
+    assert conv.choose_algorithm(kernel_shape, geometry) == (expected if compiled else "im2col")
+
+
+# --- the thread pool ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shapes", [((16, 5, 7), (16, 7, 300)), ((3, 40), (40, 500)), ((300, 40), (40, 3)),
+                                    ((8, 6), (6, 9))])
+def test_pool_matmul_equals_numpy(shapes):
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal(shape) for shape in shapes)
+    with parallel.engine_threads():
+        ours = parallel.matmul(a, b)
+        out = np.empty_like(ours)
+        same = parallel.matmul(a, b, out=out)
+    np.testing.assert_allclose(ours, a @ b, atol=1e-12)
+    assert same is out
+    np.testing.assert_allclose(out, a @ b, atol=1e-12)
+
+
+@pytest.mark.parametrize("count, grain", [(0, 1), (1, 1), (2, 1), (7, 1), (100, 16), (10, 16)])
+def test_pool_run_covers_each_item_once(count, grain):
+    seen = np.zeros(count, int)
+
+    def work(start, stop):
+        seen[start:stop] += 1
+
+    with parallel.engine_threads():
+        parallel.run(work, count, grain)
+    np.testing.assert_array_equal(seen, 1)
+
+
+def test_pool_run_passes_errors_on():
+    def work(start, stop):
+        if start > 0:
+            raise RuntimeError("part failed")
+
+    with parallel.engine_threads(), pytest.raises(RuntimeError, match="part failed"):
+        parallel.run(work, 10)
+    assert not parallel.active()
+
+
+@pytest.mark.skipif(not parallel.AVAILABLE, reason="threadpoolctl missing or a single core")
+def test_engine_threads_restores_blas_threads():
+    from threadpoolctl import threadpool_info
+    before = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    with parallel.engine_threads():
+        assert parallel.active()
+        inside = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+        assert all(threads == 1 for threads in inside)
+    assert not parallel.active()
+    assert [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] == before
