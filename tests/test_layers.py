@@ -83,11 +83,13 @@ def test_conv_same_padding_puts_the_odd_pixel_bottom_right():
 POOL_IMAGE = [[1, 3, 2, 1], [4, 6, 5, 0], [7, 2, 9, 8], [3, 1, 4, 6]]
 
 
+@pytest.mark.usefixtures("engine_backend")
 def test_max_pooling_2x2_stride_2_by_hand():
     y = MaxPooling2D(pool_size=(2, 2), strides=2)(image(POOL_IMAGE))
     np.testing.assert_array_equal(y[0, :, :, 0], [[6, 5], [7, 9]])
 
 
+@pytest.mark.usefixtures("engine_backend")
 def test_average_pooling_2x2_stride_2_by_hand():
     y = AveragePooling2D(pool_size=(2, 2), strides=2)(image(POOL_IMAGE))
     # (1+3+4+6)/4, (2+1+5+0)/4, (7+2+3+1)/4, (9+8+4+6)/4
@@ -100,6 +102,7 @@ def test_pooling_default_strides_equal_the_pool_size():
     assert AveragePooling2D(3)(np.zeros((1, 9, 9, 2))).shape == (1, 3, 3, 2)
 
 
+@pytest.mark.usefixtures("engine_backend")
 def test_pooling_is_per_channel_and_per_sample():
     x = np.stack([image(POOL_IMAGE)[0, :, :, 0], -image(POOL_IMAGE)[0, :, :, 0]], axis=-1)  # (4, 4, 2)
     x = np.stack([x, 2 * x])  # (2, 4, 4, 2)
@@ -109,6 +112,7 @@ def test_pooling_is_per_channel_and_per_sample():
     np.testing.assert_array_equal(y[1, :, :, 0], [[12, 10], [14, 18]])
 
 
+@pytest.mark.usefixtures("engine_backend")
 def test_same_pooling_ignores_padded_cells_by_hand():
     x = image([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
     # windows: {1,2,4,5}, {3,6}, {7,8}, {9} (the odd padded pixel is bottom/right)
@@ -118,6 +122,7 @@ def test_same_pooling_ignores_padded_cells_by_hand():
 
 # --- max-pool ties: one position per window --------------------------------------------------------
 
+@pytest.mark.usefixtures("engine_backend")
 def test_max_pool_tie_gradient_goes_to_exactly_one_position_per_window():
     layer = MaxPooling2D(2)
     x = np.full((2, 4, 6, 3), 1.5, np.float32)
@@ -130,6 +135,7 @@ def test_max_pool_tie_gradient_goes_to_exactly_one_position_per_window():
     np.testing.assert_array_equal(dx[:, ::2, ::2, :], dy)              # the first in row-major order
 
 
+@pytest.mark.usefixtures("engine_backend")
 def test_max_pool_tie_gradient_with_overlapping_windows():
     layer = MaxPooling2D(3, strides=1)
     x = np.zeros((1, 5, 5, 2), np.float32)
@@ -142,6 +148,7 @@ def test_max_pool_tie_gradient_with_overlapping_windows():
     assert dx.sum() == dy.sum()
 
 
+@pytest.mark.usefixtures("engine_backend")
 def test_max_pool_tie_gradient_with_same_padding_never_reaches_padding():
     layer = MaxPooling2D(2, padding="same")
     x = np.full((1, 3, 3, 1), -5.0, np.float32)  # negative: zero padding would win, -inf must not

@@ -12,6 +12,8 @@ from clearcnn.ops import swap_batch_axis
 import reference
 from reference import CONV_GRID, POOL_GRID, conv_id, distinct_values, pool_id
 
+pytestmark = pytest.mark.usefixtures("engine_backend")  # NumPy and compiled kernels alike
+
 
 def make_conv(cfg, activation, rng):
     layer = Conv2D(cfg["cout"], cfg["kernel"], strides=cfg["strides"], padding=cfg["padding"],

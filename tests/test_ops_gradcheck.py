@@ -15,6 +15,8 @@ from clearcnn.ops import get_activation, swap_batch_axis
 
 from reference import ACTIVATION_NAMES, CONV_GRID, POOL_GRID, conv_id, distinct_values, pool_id
 
+pytestmark = pytest.mark.usefixtures("engine_backend")  # NumPy and compiled kernels alike
+
 EPS = 1e-6
 TOL = 1e-6
 KINKED = ("relu", "leaky_relu", "elu")

@@ -13,6 +13,8 @@ from clearcnn.ops import swap_batch_axis
 
 from reference import CONV_GRID, POOL_GRID, conv_id, distinct_values, pad_nhwc, pads_2d, pair, pool_id
 
+pytestmark = pytest.mark.usefixtures("engine_backend")  # NumPy and compiled kernels alike
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 

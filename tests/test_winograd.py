@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from clearcnn.layers import Conv2D
-from clearcnn.ops import conv, parallel, swap_batch_axis, winograd
+from clearcnn.ops import backend, conv, parallel, swap_batch_axis, winograd
 from clearcnn.ops.windows import Geometry
 from clearcnn.ops.workspace import Workspace
 
 from reference import CONV_GRID, conv_id, pair
-from test_ops_gradcheck import check_layer
+from test_ops_gradcheck import check_layer, pre_activation_margin
 
-COMPILED = [False, True] if winograd.COMPILED is not None else [False]
+COMPILED = [False, True] if backend.HAVE_NUMBA else [False]
 
 SHAPES = [  # (H, W, C, F, N, padding)
     ((6, 6), 3, 2, 2, "valid"),          # even output (4x4)
@@ -33,7 +33,7 @@ SHAPE_IDS = [f"{h}x{w}x{c}-f{f}-n{n}-{p}".replace(" ", "") for (h, w), c, f, n, 
 
 @pytest.fixture(params=COMPILED, ids=lambda compiled: "compiled" if compiled else "numpy")
 def compiled(request, monkeypatch):
-    monkeypatch.setattr(winograd, "use_compiled", request.param)
+    monkeypatch.setattr(backend, "use_compiled", request.param)
     return request.param
 
 
@@ -45,17 +45,22 @@ def random_case(hw, c, f, n, padding, dtype=np.float64, seed=0):
     return rng, x, kernel, bias, Geometry.of(hw, (3, 3), padding=padding)
 
 
+@pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
 @pytest.mark.parametrize("threads", [False, True], ids=["serial", "pool"])
 @pytest.mark.parametrize("case", SHAPES, ids=SHAPE_IDS)
-def test_winograd_gives_im2col_numbers(case, compiled, threads):
+def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, monkeypatch):
     rng, x, kernel, bias, geometry = random_case(*case)
-    y_ref, cache_ref = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
+    # the reference: im2col, then ReLU and its gradient by hand
+    z_ref, cache_ref = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
+    y_ref = np.maximum(z_ref, 0) if relu else z_ref
     dy = rng.standard_normal(y_ref.shape)
-    dx_ref, dk_ref, db_ref = conv.conv2d_backward(dy, kernel, cache_ref, geometry)
+    dx_ref, dk_ref, db_ref = conv.conv2d_backward(dy * (z_ref > 0) if relu else dy, kernel, cache_ref, geometry)
     workspace = Workspace()
-    with parallel.engine_threads(threads):
+    monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 0)  # split even these small images
+    monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)
+    with parallel.engine_threads(64 if threads else 1):
         for _ in range(2):  # the second call reuses the workspace's buffers
-            y, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm="winograd")
+            y, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm="winograd", relu=relu)
             dx, dk, db = conv.conv2d_backward(dy, kernel, cache, geometry, workspace=workspace)
             np.testing.assert_allclose(y, y_ref, atol=1e-11)
             np.testing.assert_allclose(dx, dx_ref, atol=1e-11)
@@ -77,6 +82,18 @@ def test_winograd_results_do_not_alias_the_workspace(compiled):
     np.testing.assert_array_equal(dx1, kept_dx)
 
 
+@pytest.mark.parametrize("case", SHAPES[:3], ids=SHAPE_IDS[:3])
+def test_im2col_fused_relu_equals_relu_after(case):
+    rng, x, kernel, bias, geometry = random_case(*case)
+    z, cache = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
+    y, fused_cache = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col", relu=True)
+    np.testing.assert_array_equal(y, np.maximum(z, 0))
+    dy = rng.standard_normal(y.shape)
+    for ours, reference in zip(conv.conv2d_backward(dy, kernel, fused_cache, geometry),
+                               conv.conv2d_backward(dy * (z > 0), kernel, cache, geometry)):
+        np.testing.assert_allclose(ours, reference, atol=1e-12)
+
+
 def test_winograd_without_bias_or_input_gradient(compiled):
     rng, x, kernel, _, geometry = random_case((7, 7), 4, 3, 2, "same")
     y_ref, cache_ref = conv.conv2d_forward(x, kernel, None, geometry, algorithm="im2col")
@@ -88,43 +105,48 @@ def test_winograd_without_bias_or_input_gradient(compiled):
     np.testing.assert_allclose(dk, conv.conv2d_backward(dy, kernel, cache_ref, geometry)[1], atol=1e-11)
 
 
-@pytest.mark.skipif(winograd.COMPILED is None, reason="Numba is not installed")
+@pytest.mark.skipif(not backend.HAVE_NUMBA, reason="Numba is not installed")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_transforms_equal_numpy_ones(dtype):
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("cut", [(0, 0), (1, 0), (1, 1)], ids=["even", "odd-rows", "odd-both"])
+def test_compiled_transforms_equal_numpy_ones(dtype, relu, cut):
     """Each compiled tile transform against its NumPy reference, over part of the channel range only."""
+    from clearcnn.ops import compiled as compiled_kernels
     rng = np.random.default_rng(3)
     c, th, tw, n = 5, 3, 4, 6
     start, stop = 1, 4
-
     xp = rng.standard_normal((c, 2 * th + 2, 2 * tw + 2, n)).astype(dtype)
     tiles = rng.standard_normal((4, 4, c, th, tw, n)).astype(dtype)
-    image = rng.standard_normal((c, 2 * th, 2 * tw, n)).astype(dtype)
+    image = rng.standard_normal((c, 2 * th - cut[0], 2 * tw - cut[1], n)).astype(dtype)  # dy, or y for the mask
+    dy = rng.standard_normal(image.shape).astype(dtype)
     bias = rng.standard_normal(c).astype(dtype)
-    cases = [("input_tiles", (xp,), (4, 4, c, th, tw, n)),
-             ("input_tiles_adjoint", (tiles,), xp.shape),
-             ("output_tiles", (tiles, bias), image.shape),
-             ("output_tiles_adjoint", (image,), tiles.shape)]
+    cases = [("input_tiles", (xp,), [(4, 4, c, th, tw, n)]),
+             ("input_tiles_adjoint", (tiles,), [xp.shape]),
+             ("output_tiles", (tiles, bias, relu), [image.shape]),
+             ("output_tiles_adjoint", (dy, image, relu), [tiles.shape, (c,)])]
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
-    for name, inputs, out_shape in cases:
-        original = rng.standard_normal(out_shape).astype(dtype)
-        ours, reference = original.copy(), original.copy()
-        getattr(winograd.COMPILED, name)(*inputs, ours, start, stop)
-        getattr(winograd.NumPyKernels, name)(*inputs, reference, start, stop)
-        np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance, err_msg=name)
-        channel_axis = 2 if len(out_shape) == 6 else 0
-        others = [i for i in range(c) if not start <= i < stop]
-        np.testing.assert_array_equal(ours.take(others, channel_axis), original.take(others, channel_axis),
-                                      err_msg=f"{name} wrote outside its channels")
-        assert not np.array_equal(ours.take([start], channel_axis), original.take([start], channel_axis))
+    for name, inputs, out_shapes in cases:
+        originals = [rng.standard_normal(shape).astype(dtype) for shape in out_shapes]
+        ours, reference = [a.copy() for a in originals], [a.copy() for a in originals]
+        getattr(compiled_kernels, name)(*inputs, *ours, start, stop)
+        getattr(winograd.NumPyKernels, name)(*inputs, *reference, start, stop)
+        for mine, theirs, original in zip(ours, reference, originals):
+            np.testing.assert_allclose(mine, theirs, rtol=tolerance, atol=tolerance, err_msg=name)
+            channel_axis = 2 if mine.ndim == 6 else 0
+            others = [i for i in range(c) if not start <= i < stop]
+            np.testing.assert_array_equal(mine.take(others, channel_axis), original.take(others, channel_axis),
+                                          err_msg=f"{name} wrote outside its channels")
+            assert not np.array_equal(mine.take([start], channel_axis), original.take([start], channel_axis))
 
 
 WINOGRAD_GRID = [cfg for cfg in CONV_GRID if pair(cfg["kernel"]) == (3, 3) and pair(cfg["strides"]) == (1, 1)
                  and pair(cfg["dilation"]) == (1, 1)]
+WINOGRAD_GRID += [dict(WINOGRAD_GRID[1], activation="relu"), dict(WINOGRAD_GRID[2], activation="relu", hw=(7, 6))]
 
 
 @pytest.fixture
 def force_winograd(monkeypatch):
-    def choose(kernel_shape, geometry):
+    def choose(kernel_shape, geometry, batch):
         return "winograd" if winograd.winograd_applies(kernel_shape, geometry) else "im2col"
     monkeypatch.setattr(conv, "choose_algorithm", choose)
 
@@ -137,8 +159,12 @@ def test_winograd_layer_gradients(cfg, compiled, force_winograd):
                    use_bias=cfg["use_bias"], dtype="float64")
     shape = (cfg["batch"], *cfg["hw"], cfg["cin"])
     layer.build((None, *shape[1:]))
-    layer.set_weights([rng.standard_normal(w.shape) * 0.5 for w in layer.weights])
-    check_layer(layer, rng.standard_normal(shape), rng)
+    for _ in range(20):  # redraw until no pre-activation value sits near ReLU's kink
+        x = rng.standard_normal(shape)
+        layer.set_weights([rng.standard_normal(w.shape) * 0.5 for w in layer.weights])
+        if cfg["activation"] != "relu" or pre_activation_margin(layer, x) > 1e-4:
+            break
+    check_layer(layer, x, rng)
     assert layer._cache[1][0] == "winograd"
 
 
@@ -184,14 +210,16 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
 def test_choose_algorithm(kernel_shape, strides, dilation, expected, compiled):
     geometry = Geometry.of((12, 12), kernel_shape[:2], (strides, strides), (dilation, dilation))
     # the NumPy transforms are slower than im2col: Winograd is only chosen with the compiled ones
-    assert conv.choose_algorithm(kernel_shape, geometry) == (expected if compiled else "im2col")
+    assert conv.choose_algorithm(kernel_shape, geometry, 64) == (expected if compiled else "im2col")
+    assert conv.choose_algorithm(kernel_shape, geometry, 1) == "im2col"  # one image: im2col is faster
 
 
 # --- the thread pool ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shapes", [((16, 5, 7), (16, 7, 300)), ((3, 40), (40, 500)), ((300, 40), (40, 3)),
                                     ((8, 6), (6, 9))])
-def test_pool_matmul_equals_numpy(shapes):
+def test_pool_matmul_equals_numpy(shapes, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)  # split even these small products
     rng = np.random.default_rng(1)
     a, b = (rng.standard_normal(shape) for shape in shapes)
     with parallel.engine_threads():

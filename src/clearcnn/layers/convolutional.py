@@ -55,14 +55,15 @@ class Conv2D(KernelMixin, WindowLayer):
     def forward(self, x, training=False):
         geometry = self.geometry(x.shape[1:3])
         bias = self.bias.value if self.use_bias else None
-        z, conv_cache = conv2d_forward(x, self.kernel.value, bias, geometry, self.workspace)
-        y = self.activation.forward(z)
-        self._cache = (geometry, conv_cache, z, y)
+        fuse_relu = self.activation.name == "relu"  # the op applies it, in the same pass as the bias
+        z, conv_cache = conv2d_forward(x, self.kernel.value, bias, geometry, self.workspace, relu=fuse_relu)
+        y = z if fuse_relu else self.activation.forward(z)
+        self._cache = (geometry, conv_cache, z, y, fuse_relu)
         return y
 
     def backward(self, dy, input_grad=True):
-        geometry, conv_cache, z, y = self._cache
-        dz = self.activation.backward(z, y, dy)
+        geometry, conv_cache, z, y, fuse_relu = self._cache
+        dz = dy if fuse_relu else self.activation.backward(z, y, dy)
         dx, dkernel, dbias = conv2d_backward(dz, self.kernel.value, conv_cache, geometry, input_grad, self.workspace)
         self.set_gradients(dkernel, dbias)
         return dx

@@ -155,14 +155,14 @@ class Sequential(Trainer):
     def forward(self, x, training=False):
         """Public array in, internal-layout output out (the layout conversion happens once, here)."""
         h = swap_batch_axis(x)
-        with engine_threads():
+        with engine_threads(len(x)):
             for layer in self._layers:
                 h = layer.forward(h, training)
         return h
 
     def backward(self, dy):
         """Backpropagate an internal-layout gradient; the first layer skips its input gradient."""
-        with engine_threads():
+        with engine_threads(dy.shape[-1]):
             for index in range(len(self._layers) - 1, -1, -1):
                 dy = self._layers[index].backward(dy, input_grad=index > 0)
 

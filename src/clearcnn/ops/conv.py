@@ -14,55 +14,62 @@ transforms are installed: the same numbers with 2.25x fewer multiplications.
 """
 import numpy as np
 
-from . import winograd
+from . import backend, winograd
 from .parallel import matmul
-from .workspace import NoWorkspace
+from .workspace import NoWorkspace, scratch
 
-# Below this many input channels Winograd's 16 products are too thin to pay for its transforms (measured,
-# CIFAR-CNN's first layer, 3 -> 32 channels at batch 64: 12.9 ms per step with im2col, 17.6 ms with Winograd).
+# Winograd pays only with the compiled transforms (backend.compiled), and on enough input channels.
+# Measured on CIFAR-CNN's first layer, 3 -> 32 channels at batch 64 (2 cores): 12.9 ms per training step
+# with im2col and 17.6 ms with Winograd, whose 16 products are too thin there.
 WINOGRAD_MIN_CHANNELS = 16
 
 
-def choose_algorithm(kernel_shape, geometry):
+def choose_algorithm(kernel_shape, geometry, batch):
     """"winograd" where it is both applicable and faster, else "im2col"."""
-    if (winograd.kernels() is winograd.COMPILED and kernel_shape[2] >= WINOGRAD_MIN_CHANNELS
+    if (backend.compiled(batch) and kernel_shape[2] >= WINOGRAD_MIN_CHANNELS
             and winograd.winograd_applies(kernel_shape, geometry)):
         return "winograd"
     return "im2col"
 
 
-def conv2d_forward(x, kernel, bias, geometry, workspace=NoWorkspace, algorithm=None):
-    """Return y (F, OH, OW, N) and a cache for conv2d_backward. `algorithm`: "im2col", "winograd", or None
-    for choose_algorithm's pick."""
-    algorithm = algorithm or choose_algorithm(kernel.shape, geometry)
+def conv2d_forward(x, kernel, bias, geometry, workspace=NoWorkspace, algorithm=None, relu=False):
+    """Return y (F, OH, OW, N), passed through ReLU when `relu` (fused: no separate pass, no extra array),
+    and a cache for conv2d_backward. `algorithm`: "im2col", "winograd", or None for choose_algorithm's pick."""
+    algorithm = algorithm or choose_algorithm(kernel.shape, geometry, x.shape[3])
     if algorithm == "winograd":
-        y, state = winograd.conv2d_winograd_forward(x, kernel, bias, geometry, workspace)
+        y, state = winograd.conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu)
         return y, (algorithm, state)
     kh, kw, c, f = kernel.shape
     (oh, ow), n = geometry.out_hw, x.shape[3]
-    padded = workspace.get("padded", (c, *geometry.padded_hw, n), x.dtype) if geometry.is_padded() else None
+    padded = scratch().get("padded", (c, *geometry.padded_hw, n), x.dtype) if geometry.is_padded() else None
     cols = workspace.get("cols", (kh * kw * c, oh * ow * n), x.dtype)
     np.copyto(cols.reshape(kh, kw, c, oh, ow, n), geometry.view(geometry.pad(x, out=padded)))
     y = matmul(kernel.reshape(kh * kw * c, f).T, cols)
     if bias is not None:
         y += bias[:, None]
-    return y.reshape(f, oh, ow, n), (algorithm, cols)
+    if relu:
+        np.maximum(y, 0, out=y)
+    y = y.reshape(f, oh, ow, n)
+    return y, (algorithm, (cols, y if relu else None))
 
 
 def conv2d_backward(dy, kernel, cache, geometry, input_grad=True, workspace=NoWorkspace):
-    """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N); dx is None when not wanted."""
+    """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N), taken through the ReLU when forward
+    applied one; dx is None when not wanted."""
     algorithm, state = cache
     if algorithm == "winograd":
         return winograd.conv2d_winograd_backward(dy, kernel, state, geometry, input_grad, workspace)
-    cols = state
+    cols, relu_output = state
     kh, kw, c, f = kernel.shape
     (oh, ow), n = geometry.out_hw, dy.shape[3]
     dy2 = np.ascontiguousarray(dy).reshape(f, oh * ow * n)
+    if relu_output is not None:
+        dy2 = dy2 * (relu_output.reshape(dy2.shape) > 0)
     dkernel = matmul(cols, dy2.T).reshape(kernel.shape)
     dbias = dy2.sum(axis=1)
     dx = None
     if input_grad:
-        dcols = matmul(kernel.reshape(kh * kw * c, f), dy2, out=workspace.get("dcols", cols.shape, dy2.dtype))
-        padded = workspace.get("padded", (c, *geometry.padded_hw, n), dy2.dtype) if geometry.is_padded() else None
+        dcols = matmul(kernel.reshape(kh * kw * c, f), dy2, out=scratch().get("dcols", cols.shape, dy2.dtype))
+        padded = scratch().get("padded", (c, *geometry.padded_hw, n), dy2.dtype) if geometry.is_padded() else None
         dx = geometry.scatter(dcols.reshape(kh, kw, c, oh, ow, n), out=padded)
     return dx, dkernel, dbias

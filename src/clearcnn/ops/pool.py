@@ -7,7 +7,10 @@ for padding="same".
 """
 import numpy as np
 
+from . import backend
+from .parallel import run_over_channels
 from .windows import Geometry
+from .workspace import scratch
 
 
 def separable_stages(geometry):
@@ -52,23 +55,39 @@ def _to_first_max(dy, source, y, geometry):
 
 
 def max_pool2d_forward(x, geometry):
-    """Return y (C, OH, OW, N) and what the backward pass needs (the padded input, and for large windows
-    the column maxima)."""
-    xp = geometry.pad(x, value=-np.inf)
+    """Return y (C, OH, OW, N) and what the backward pass needs: the winning taps when compiled kernels
+    run it, else the padded input and, for large windows, the column maxima."""
+    compiled = backend.compiled(x.shape[3])
+    xp = geometry.pad(x, value=-np.inf, out=scratch().get("padded", (x.shape[0], *geometry.padded_hw, x.shape[3]),
+                                                          x.dtype) if compiled else None)
+    if compiled:
+        y = np.empty((x.shape[0], *geometry.out_hw, x.shape[3]), x.dtype)
+        winner = np.empty(y.shape, np.int32)
+        run_over_channels(lambda start, stop: compiled.max_pool(xp, geometry.kernel, geometry.strides,
+                                                                geometry.dilation, y, winner, start, stop), xp)
+        return y, ("winner", winner)
     stages = separable_stages(geometry)
     if stages is None:
-        return _max_over_taps(xp, geometry), (xp,)
+        return _max_over_taps(xp, geometry), ("taps", xp)
     across, down = stages
     column_max = _max_over_taps(xp, across)
-    return _max_over_taps(column_max, down), (xp, column_max)
+    return _max_over_taps(column_max, down), ("separable", xp, column_max)
 
 
 def max_pool2d_backward(dy, cache, y, geometry):
     """Each window's gradient goes to its first maximum in row-major order, even when cells tie."""
-    if len(cache) == 1:
-        dxp = _to_first_max(dy, cache[0], y, geometry)
+    kind, *state = cache
+    if kind == "winner":
+        shape = (dy.shape[0], *geometry.padded_hw, dy.shape[3])
+        # Without padding the gradient is handed back as it is, so it must not live in the scratch space.
+        dxp = scratch().get("padded", shape, dy.dtype) if geometry.is_padded() else np.empty(shape, dy.dtype)
+        dy = np.ascontiguousarray(dy)
+        run_over_channels(lambda start, stop: backend.compiled().max_pool_adjoint(
+            dy, state[0], geometry.kernel, geometry.strides, geometry.dilation, dxp, start, stop), dxp)
+    elif kind == "taps":
+        dxp = _to_first_max(dy, state[0], y, geometry)
     else:
-        (xp, column_max), (across, down) = cache, separable_stages(geometry)
+        (xp, column_max), (across, down) = state, separable_stages(geometry)
         dxp = _to_first_max(_to_first_max(dy, column_max, y, down), xp, column_max, across)
     return np.ascontiguousarray(geometry.unpad(dxp))
 

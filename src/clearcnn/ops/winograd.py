@@ -19,9 +19,10 @@ transpose, in reverse order:
 """
 import numpy as np
 
-from .parallel import matmul, run
+from . import backend
+from .parallel import matmul, run_over_channels
 from .windows import Geometry
-from .workspace import NoWorkspace
+from .workspace import NoWorkspace, scratch
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
@@ -40,48 +41,45 @@ def tile_geometry(geometry):
     return Geometry.of(geometry.in_hw, (4, 4), (2, 2), padding=((top, bottom + oh % 2), (left, right + ow % 2)))
 
 
-def conv2d_winograd_forward(x, kernel, bias, geometry, workspace=NoWorkspace):
-    """Return y (F, OH, OW, N) and what backward needs, for x (C, H, W, N) and kernel (3, 3, C, F)."""
+def conv2d_winograd_forward(x, kernel, bias, geometry, workspace=NoWorkspace, relu=False):
+    """Return y (F, OH, OW, N), passed through ReLU when `relu`, and what backward needs, for x (C, H, W, N)
+    and kernel (3, 3, C, F)."""
     c, f, n = kernel.shape[2], kernel.shape[3], x.shape[3]
     tiles = tile_geometry(geometry)
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
-    padded = tiles.pad(x, out=workspace.get("padded", (c, *tiles.padded_hw, n), x.dtype))
+    padded = tiles.pad(x, out=scratch().get("padded", (c, *tiles.padded_hw, n), x.dtype))
     v = workspace.get("tiles", (4, 4, c, th, tw, n), x.dtype)
-    run(lambda start, stop: kernels().input_tiles(padded, v, start, stop), c)
+    run_over_channels(lambda start, stop: kernels().input_tiles(padded, v, start, stop), padded)
     u = np.einsum("ai,ijcf,bj->abfc", G, kernel, G).astype(kernel.dtype).reshape(16, f, c)
-    m = matmul(u, v.reshape(16, c, -1), out=workspace.get("products", (16, f, th * tw * n), x.dtype))
-    odd = oh % 2 or ow % 2
-    y = workspace.get("output", (f, 2 * th, 2 * tw, n), x.dtype) if odd else np.empty((f, oh, ow, n), x.dtype)
+    m = matmul(u, v.reshape(16, c, -1), out=scratch().get("products", (16, f, th * tw * n), x.dtype))
     m, bias = m.reshape(4, 4, f, th, tw, n), np.zeros(f, x.dtype) if bias is None else bias
-    run(lambda start, stop: kernels().output_tiles(m, bias, y, start, stop), f)
-    return (np.ascontiguousarray(y[:, :oh, :ow]) if odd else y), (tiles, u, v)
+    y = np.empty((f, oh, ow, n), x.dtype)
+    run_over_channels(lambda start, stop: kernels().output_tiles(m, bias, relu, y, start, stop), y)
+    return y, (tiles, u, v, y if relu else None)
 
 
 def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad=True, workspace=NoWorkspace):
-    """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N); dx is None when not wanted."""
-    tiles, u, v = cache
+    """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N), taken through the ReLU when forward
+    applied one; dx is None when not wanted."""
+    tiles, u, v, relu_output = cache
     c, f, n = kernel.shape[2], kernel.shape[3], dy.shape[3]
-    (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
+    th, tw = tiles.out_hw
     dy = np.ascontiguousarray(dy)
-    if oh % 2 or ow % 2:  # the outputs completed by the extra row or column were dropped: zero gradient
-        full = workspace.get("output", (f, 2 * th, 2 * tw, n), dy.dtype)
-        full[:, oh:] = full[:, :, ow:] = 0
-        full[:, :oh, :ow] = dy
-        dy = full
-    dm = workspace.get("products", (4, 4, f, th, tw, n), dy.dtype)
-    run(lambda start, stop: kernels().output_tiles_adjoint(dy, dm, start, stop), f)
+    relu, y = relu_output is not None, dy if relu_output is None else relu_output
+    dm = scratch().get("products", (4, 4, f, th, tw, n), dy.dtype)
+    dbias = np.empty(f, dy.dtype)
+    run_over_channels(lambda start, stop: kernels().output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop), dy)
     dm = dm.reshape(16, f, -1)
     du = matmul(dm, v.reshape(16, c, -1).transpose(0, 2, 1))
     dkernel = np.einsum("ai,abfc,bj->ijcf", G, du.reshape(4, 4, f, c), G).astype(kernel.dtype)
-    dbias = dy.sum(axis=(1, 2, 3))
     dx = None
     if input_grad:
-        dv = matmul(u.transpose(0, 2, 1), dm, out=workspace.get("tile_grads", (16, c, th * tw * n), dy.dtype))
+        dv = matmul(u.transpose(0, 2, 1), dm, out=scratch().get("tile_grads", (16, c, th * tw * n), dy.dtype))
         shape = (c, *tiles.padded_hw, n)
-        # Without padding the gradient is handed back as it is, so it must not live in the workspace.
-        dxp = workspace.get("padded", shape, dy.dtype) if tiles.is_padded() else np.empty(shape, dy.dtype)
+        # Without padding the gradient is handed back as it is, so it must not live in the scratch space.
+        dxp = scratch().get("padded", shape, dy.dtype) if tiles.is_padded() else np.empty(shape, dy.dtype)
         dv = dv.reshape(4, 4, c, th, tw, n)
-        run(lambda start, stop: kernels().input_tiles_adjoint(dv, dxp, start, stop), c)
+        run_over_channels(lambda start, stop: kernels().input_tiles_adjoint(dv, dxp, start, stop), dxp)
         dx = np.ascontiguousarray(tiles.unpad(dxp))
     return dx, dkernel, dbias
 
@@ -89,7 +87,7 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad=True, works
 # --- the four tile transforms ---------------------------------------------------------------------
 
 class NumPyKernels:
-    """The tile transforms in NumPy: the reference. Same signatures as winograd_numba's compiled ones."""
+    """The tile transforms in NumPy: the reference. Same signatures as the compiled ones (compiled.py)."""
 
     @staticmethod
     def input_tiles(xp, v, start, stop):
@@ -102,24 +100,27 @@ class NumPyKernels:
         dxp[start:stop] = Geometry.of(dxp.shape[1:3], (4, 4), (2, 2)).scatter(dd)
 
     @staticmethod
-    def output_tiles(m, bias, y, start, stop):
-        transform(A_T, m[:, :, start:stop], as_tiles(y[start:stop]))
-        y[start:stop] += bias[start:stop, None, None, None]
+    def output_tiles(m, bias, relu, y, start, stop):
+        f, th, tw, n = m[0, 0, start:stop].shape
+        full = np.empty((f, 2 * th, 2 * tw, n), m.dtype)
+        transform(A_T, m[:, :, start:stop], as_tiles(full))
+        full += bias[start:stop, None, None, None]
+        y[start:stop] = (np.maximum(full, 0) if relu else full)[:, :y.shape[1], :y.shape[2]]
 
     @staticmethod
-    def output_tiles_adjoint(dy, dm, start, stop):
-        transform(A_T.T, as_tiles(dy[start:stop]), dm[:, :, start:stop])
-
-
-try:
-    from . import winograd_numba as COMPILED
-except ImportError:  # Numba is an optional extra (clearcnn[fast])
-    COMPILED = None
-use_compiled = COMPILED is not None  # tests switch this off to run the reference
+    def output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop):
+        g = dy[start:stop] * (y[start:stop] > 0) if relu else dy[start:stop]
+        f, th, tw, n = dm[0, 0, start:stop].shape
+        full = np.zeros((f, 2 * th, 2 * tw, n), dm.dtype)
+        full[:, :g.shape[1], :g.shape[2]] = g
+        transform(A_T.T, as_tiles(full), dm[:, :, start:stop])
+        dbias[start:stop] = g.sum(axis=(1, 2, 3))
 
 
 def kernels():
-    return COMPILED if use_compiled else NumPyKernels
+    """The compiled tile transforms when installed and switched on, else the NumPy ones (whatever the batch:
+    choose_algorithm already declined Winograd for small ones)."""
+    return backend.compiled(backend.MIN_BATCH) or NumPyKernels
 
 
 def as_tiles(image):

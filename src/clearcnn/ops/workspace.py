@@ -5,7 +5,14 @@ allocation maps new pages, and the kernel hands them over one page fault at a ti
 a Workspace, and the ops fill its arrays with `out=` instead of allocating. A Workspace's arrays are
 overwritten by the next call: only scratch space and caches for the backward pass live there, never a
 value handed to the caller.
+
+Two kinds: a layer's own Workspace holds what its backward pass needs from its forward pass (the im2col
+columns, the Winograd tiles). Scratch space that no longer matters once an op returns lives in `scratch()`,
+one Workspace per thread shared by every layer, so a deep model pays for its largest scratch array once
+rather than once per layer.
 """
+import threading
+
 import numpy as np
 
 
@@ -30,3 +37,13 @@ class NoWorkspace:
     @staticmethod
     def get(name, shape, dtype):
         return np.empty(shape, dtype)
+
+
+_per_thread = threading.local()
+
+
+def scratch():
+    """This thread's shared scratch Workspace: valid only until the next op call."""
+    if not hasattr(_per_thread, "workspace"):
+        _per_thread.workspace = Workspace()
+    return _per_thread.workspace
