@@ -14,124 +14,154 @@ import numpy as np
 jit = numba.njit(cache=True, nogil=True)
 
 
-@numba.njit(inline="always")
-def _b_t(d0, d1, d2, d3):  # B_T @ d
-    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+# The transforms' integer coefficients as float32, so that float32 data stays float32 (a Python 4 would
+# promote it to float64, half the vector width); float64 data stays float64.
+_2, _4, _5, _8 = np.float32(2), np.float32(4), np.float32(5), np.float32(8)
 
 
 @numba.njit(inline="always")
-def _b(e0, e1, e2, e3):  # B_T^T @ e
-    return e0, e1 - e2 + e3, e1 + e2 - e0, -e3
+def _b_t(d0, d1, d2, d3, d4, d5):  # B_T @ d
+    return (_4 * d0 - _5 * d2 + d4, d3 + d4 - _4 * (d1 + d2), _4 * (d1 - d2) - d3 + d4,
+            _2 * (d3 - d1) - d2 + d4, _2 * (d1 - d3) - d2 + d4, _4 * d1 - _5 * d3 + d5)
 
 
 @numba.njit(inline="always")
-def _a_t(m0, m1, m2, m3):  # A_T @ m
-    return m0 + m1 + m2, m1 - m2 - m3
+def _b(e0, e1, e2, e3, e4, e5):  # B_T^T @ e
+    return (_4 * e0, _4 * (e2 - e1 + e5) + _2 * (e4 - e3), -_5 * e0 - _4 * (e1 + e2) - e3 - e4,
+            e1 - e2 + _2 * (e3 - e4) - _5 * e5, e0 + e1 + e2 + e3 + e4, e5)
 
 
 @numba.njit(inline="always")
-def _a(y0, y1):  # A_T^T @ y
-    return y0, y0 + y1, y0 - y1, -y1
+def _a_t(m0, m1, m2, m3, m4, m5):  # A_T @ m
+    return (m0 + m1 + m2 + m3 + m4, m1 - m2 + _2 * (m3 - m4), m1 + m2 + _4 * (m3 + m4),
+            m1 - m2 + _8 * (m3 - m4) + m5)
 
 
-# Each kernel works one tile at a time, in two 1-D passes like winograd.transform: the first fills the
-# 4x4xN scratch t (it stays in the L1 cache), the second reads it. Loops over n are innermost.
+@numba.njit(inline="always")
+def _a(y0, y1, y2, y3):  # A_T^T @ y
+    return (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3, y0 + _2 * y1 + _4 * y2 + _8 * y3,
+            y0 - _2 * y1 + _4 * y2 - _8 * y3, y3)
+
+
+# Each kernel works one tile at a time, in two 1-D passes like winograd.sandwich: the first fills a small
+# scratch t (tile x tile x batch; it stays in the L1 cache), the second reads it. Loops over n are innermost.
 
 @jit
-def input_tiles(xp, v, start, stop):
-    """v[:, :, c, ty, tx] = B_T @ d @ B_T^T for each 4x4 tile d = xp[c, 2ty:2ty+4, 2tx:2tx+4] (over n), for c or f in
-    range(start, stop)."""
+def input_tiles(x, top, left, v, start, stop):
+    """v[:, :, c, ty, tx] = B_T @ d @ B_T^T for each 6x6 tile d = xp[c, 4ty:4ty+6, 4tx:4tx+6] (over n), where
+    xp is x with `top` rows and `left` columns of zeros before it and as many as the tiles need after it.
+    For c in range(start, stop)."""
+    height, width = x.shape[1:3]
     tiles_h, tiles_w, batch = v.shape[3:]
     for c in range(start, stop):
-        t = np.empty((4, 4, batch), v.dtype)
+        d = np.empty((6, 6, batch), v.dtype)
+        t = np.empty((6, 6, batch), v.dtype)
         for ty in range(tiles_h):
             for tx in range(tiles_w):
-                r, s = 2 * ty, 2 * tx
-                for j in range(4):
+                r, s = 4 * ty - top, 4 * tx - left
+                for i in range(6):
+                    for j in range(6):
+                        if 0 <= r + i < height and 0 <= s + j < width:
+                            d[i, j, :] = x[c, r + i, s + j, :]
+                        else:
+                            d[i, j, :] = 0
+                for j in range(6):
                     for n in range(batch):
-                        t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n] = _b_t(
-                            xp[c, r, s + j, n], xp[c, r + 1, s + j, n], xp[c, r + 2, s + j, n], xp[c, r + 3, s + j, n])
-                for a in range(4):
+                        t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _b_t(
+                            d[0, j, n], d[1, j, n], d[2, j, n], d[3, j, n], d[4, j, n], d[5, j, n])
+                for a in range(6):
                     for n in range(batch):
-                        v[a, 0, c, ty, tx, n], v[a, 1, c, ty, tx, n], v[a, 2, c, ty, tx, n], v[a, 3, c, ty, tx, n] = \
-                            _b_t(t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n])
+                        row = _b_t(t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n], t[a, 4, n], t[a, 5, n])
+                        for b in range(6):
+                            v[a, b, c, ty, tx, n] = row[b]
 
 
 @jit
-def input_tiles_adjoint(dv, dxp, start, stop):
-    """dxp = the sum over tiles of B_T^T @ dv @ B_T, each added onto the 4x4 pixels its tile read."""
+def input_tiles_adjoint(dv, top, left, dx, start, stop):
+    """dx = the sum over tiles of B_T^T @ dv @ B_T, each added onto the pixels of x its tile read (those of
+    the padding are dropped). For c in range(start, stop)."""
+    height, width = dx.shape[1:3]
     tiles_h, tiles_w, batch = dv.shape[3:]
     for c in range(start, stop):
-        dxp[c] = 0
-        t = np.empty((4, 4, batch), dv.dtype)
+        dx[c] = 0
+        t = np.empty((6, 6, batch), dv.dtype)
+        d = np.empty((6, 6, batch), dv.dtype)
         for ty in range(tiles_h):
             for tx in range(tiles_w):
-                r, s = 2 * ty, 2 * tx
-                for b in range(4):
+                r, s = 4 * ty - top, 4 * tx - left
+                for b in range(6):
                     for n in range(batch):
-                        t[0, b, n], t[1, b, n], t[2, b, n], t[3, b, n] = _b(
-                            dv[0, b, c, ty, tx, n], dv[1, b, c, ty, tx, n], dv[2, b, c, ty, tx, n], dv[3, b, c, ty, tx, n])
-                for i in range(4):
+                        t[0, b, n], t[1, b, n], t[2, b, n], t[3, b, n], t[4, b, n], t[5, b, n] = _b(
+                            dv[0, b, c, ty, tx, n], dv[1, b, c, ty, tx, n], dv[2, b, c, ty, tx, n],
+                            dv[3, b, c, ty, tx, n], dv[4, b, c, ty, tx, n], dv[5, b, c, ty, tx, n])
+                for i in range(6):
                     for n in range(batch):
-                        d0, d1, d2, d3 = _b(t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n])
-                        dxp[c, r + i, s, n] += d0
-                        dxp[c, r + i, s + 1, n] += d1
-                        dxp[c, r + i, s + 2, n] += d2
-                        dxp[c, r + i, s + 3, n] += d3
+                        d[i, 0, n], d[i, 1, n], d[i, 2, n], d[i, 3, n], d[i, 4, n], d[i, 5, n] = _b(
+                            t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n], t[i, 4, n], t[i, 5, n])
+                for i in range(6):
+                    for j in range(6):
+                        if 0 <= r + i < height and 0 <= s + j < width:
+                            dx[c, r + i, s + j, :] += d[i, j, :]
 
 
 @jit
 def output_tiles(m, bias, relu, y, start, stop):
-    """y[f, 2ty:2ty+2, 2tx:2tx+2] = A_T @ m[:, :, f, ty, tx] @ A_T^T + bias[f], then max(., 0) when relu;
-    outputs past y's edge (odd sizes) are dropped. For f in range(start, stop)."""
+    """y[f, 4ty:4ty+4, 4tx:4tx+4] = A_T @ m[:, :, f, ty, tx] @ A_T^T + bias[f], then max(., 0) when relu;
+    outputs past y's edge are dropped. For f in range(start, stop)."""
     out_h, out_w = y.shape[1:3]
     tiles_h, tiles_w, batch = m.shape[3:]
-    floor = 0.0 if relu else -np.inf
+    floor = np.float32(0) if relu else np.float32(-np.inf)
     for f in range(start, stop):
-        t = np.empty((2, 4, batch), m.dtype)
+        t = np.empty((4, 6, batch), m.dtype)
+        o = np.empty((4, 4, batch), m.dtype)
         for ty in range(tiles_h):
             for tx in range(tiles_w):
-                r, s = 2 * ty, 2 * tx
-                for b in range(4):
+                r, s = 4 * ty, 4 * tx
+                for b in range(6):
                     for n in range(batch):
-                        t[0, b, n], t[1, b, n] = _a_t(m[0, b, f, ty, tx, n], m[1, b, f, ty, tx, n],
-                                                      m[2, b, f, ty, tx, n], m[3, b, f, ty, tx, n])
-                for i in range(min(2, out_h - r)):
+                        t[0, b, n], t[1, b, n], t[2, b, n], t[3, b, n] = _a_t(
+                            m[0, b, f, ty, tx, n], m[1, b, f, ty, tx, n], m[2, b, f, ty, tx, n],
+                            m[3, b, f, ty, tx, n], m[4, b, f, ty, tx, n], m[5, b, f, ty, tx, n])
+                for i in range(4):
                     for n in range(batch):
-                        y0, y1 = _a_t(t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n])
-                        y[f, r + i, s, n] = max(y0 + bias[f], floor)
-                        if s + 1 < out_w:
-                            y[f, r + i, s + 1, n] = max(y1 + bias[f], floor)
+                        o[i, 0, n], o[i, 1, n], o[i, 2, n], o[i, 3, n] = _a_t(
+                            t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n], t[i, 4, n], t[i, 5, n])
+                for i in range(min(4, out_h - r)):
+                    for j in range(min(4, out_w - s)):
+                        for n in range(batch):
+                            y[f, r + i, s + j, n] = max(o[i, j, n] + bias[f], floor)
 
 
 @jit
 def output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop):
-    """dm[:, :, f, ty, tx] = A_T^T @ g @ A_T for the 2x2 tile g of dy at (2ty, 2tx), zero past dy's edge
+    """dm[:, :, f, ty, tx] = A_T^T @ g @ A_T for the 4x4 tile g of dy at (4ty, 4tx), zero past dy's edge
     and, when relu, where y <= 0; dbias[f] = the sum of g. For f in range(start, stop)."""
     out_h, out_w = dy.shape[1:3]
     tiles_h, tiles_w, batch = dm.shape[3:]
     for f in range(start, stop):
-        g = np.zeros((2, 2, batch), dm.dtype)
-        t = np.empty((4, 2, batch), dm.dtype)
+        g = np.zeros((4, 4, batch), dm.dtype)
+        t = np.empty((6, 4, batch), dm.dtype)
         total = 0.0
         for ty in range(tiles_h):
             for tx in range(tiles_w):
-                for i in range(2):
-                    for j in range(2):
-                        r, s = 2 * ty + i, 2 * tx + j
+                for i in range(4):
+                    for j in range(4):
+                        r, s = 4 * ty + i, 4 * tx + j
                         if r < out_h and s < out_w:
                             for n in range(batch):
                                 g[i, j, n] = dy[f, r, s, n] * (y[f, r, s, n] > 0) if relu else dy[f, r, s, n]
                                 total += g[i, j, n]
                         else:
                             g[i, j, :] = 0
-                for j in range(2):
+                for j in range(4):
                     for n in range(batch):
-                        t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n] = _a(g[0, j, n], g[1, j, n])
-                for a in range(4):
+                        t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _a(
+                            g[0, j, n], g[1, j, n], g[2, j, n], g[3, j, n])
+                for a in range(6):
                     for n in range(batch):
-                        dm[a, 0, f, ty, tx, n], dm[a, 1, f, ty, tx, n], dm[a, 2, f, ty, tx, n], dm[a, 3, f, ty, tx, n] = \
-                            _a(t[a, 0, n], t[a, 1, n])
+                        row = _a(t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n])
+                        for b in range(6):
+                            dm[a, b, f, ty, tx, n] = row[b]
         dbias[f] = total
 
 
