@@ -264,3 +264,20 @@ def test_engine_threads_restores_blas_threads():
         assert all(threads == 1 for threads in inside)
     assert not parallel.active()
     assert [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] == before
+
+
+@pytest.mark.parametrize("case", SHAPES[:3], ids=SHAPE_IDS[:3])
+def test_im2col_split_over_the_pool_gives_the_same_numbers(case, monkeypatch):
+    """The im2col copy and the col2im sum, split by channels across the pool, against one thread."""
+    rng, x, kernel, bias, geometry = random_case(*case)
+    y_ref, cache_ref = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
+    dy = rng.standard_normal(y_ref.shape)
+    reference = conv.conv2d_backward(dy, kernel, cache_ref, geometry)
+    monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 0)
+    monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)
+    with parallel.engine_threads():
+        y, cache = conv.conv2d_forward(x, kernel, bias, geometry, Workspace(), algorithm="im2col")
+        ours = conv.conv2d_backward(dy, kernel, cache, geometry)
+    np.testing.assert_allclose(y, y_ref, atol=1e-12)
+    for mine, theirs in zip(ours, reference):
+        np.testing.assert_allclose(mine, theirs, atol=1e-12)

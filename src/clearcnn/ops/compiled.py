@@ -62,18 +62,20 @@ def input_tiles(x, top, left, v, start, stop):
                 for i in range(6):
                     for j in range(6):
                         if 0 <= r + i < height and 0 <= s + j < width:
-                            d[i, j, :] = x[c, r + i, s + j, :]
+                            for n in range(batch):
+                                d[i, j, n] = x[c, r + i, s + j, n]
                         else:
-                            d[i, j, :] = 0
+                            for n in range(batch):
+                                d[i, j, n] = 0
                 for j in range(6):
                     for n in range(batch):
                         t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _b_t(
                             d[0, j, n], d[1, j, n], d[2, j, n], d[3, j, n], d[4, j, n], d[5, j, n])
                 for a in range(6):
                     for n in range(batch):
-                        row = _b_t(t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n], t[a, 4, n], t[a, 5, n])
-                        for b in range(6):
-                            v[a, b, c, ty, tx, n] = row[b]
+                        (v[a, 0, c, ty, tx, n], v[a, 1, c, ty, tx, n], v[a, 2, c, ty, tx, n], v[a, 3, c, ty, tx, n],
+                         v[a, 4, c, ty, tx, n], v[a, 5, c, ty, tx, n]) = _b_t(
+                            t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n], t[a, 4, n], t[a, 5, n])
 
 
 @jit
@@ -101,7 +103,8 @@ def input_tiles_adjoint(dv, top, left, dx, start, stop):
                 for i in range(6):
                     for j in range(6):
                         if 0 <= r + i < height and 0 <= s + j < width:
-                            dx[c, r + i, s + j, :] += d[i, j, :]
+                            for n in range(batch):
+                                dx[c, r + i, s + j, n] += d[i, j, n]
 
 
 @jit
@@ -139,30 +142,35 @@ def output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop):
     out_h, out_w = dy.shape[1:3]
     tiles_h, tiles_w, batch = dm.shape[3:]
     for f in range(start, stop):
-        g = np.zeros((4, 4, batch), dm.dtype)
+        g = np.empty((4, 4, batch), dm.dtype)
         t = np.empty((6, 4, batch), dm.dtype)
-        total = 0.0
+        total = np.zeros(batch)  # one sum per n: a single running sum would keep the loop from vectorising
         for ty in range(tiles_h):
             for tx in range(tiles_w):
                 for i in range(4):
                     for j in range(4):
                         r, s = 4 * ty + i, 4 * tx + j
-                        if r < out_h and s < out_w:
+                        if r >= out_h or s >= out_w:
                             for n in range(batch):
-                                g[i, j, n] = dy[f, r, s, n] * (y[f, r, s, n] > 0) if relu else dy[f, r, s, n]
-                                total += g[i, j, n]
+                                g[i, j, n] = 0
+                        elif relu:
+                            for n in range(batch):
+                                g[i, j, n] = dy[f, r, s, n] if y[f, r, s, n] > 0 else 0
                         else:
-                            g[i, j, :] = 0
+                            for n in range(batch):
+                                g[i, j, n] = dy[f, r, s, n]
+                        for n in range(batch):
+                            total[n] += g[i, j, n]
                 for j in range(4):
                     for n in range(batch):
                         t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _a(
                             g[0, j, n], g[1, j, n], g[2, j, n], g[3, j, n])
                 for a in range(6):
                     for n in range(batch):
-                        row = _a(t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n])
-                        for b in range(6):
-                            dm[a, b, f, ty, tx, n] = row[b]
-        dbias[f] = total
+                        (dm[a, 0, f, ty, tx, n], dm[a, 1, f, ty, tx, n], dm[a, 2, f, ty, tx, n],
+                         dm[a, 3, f, ty, tx, n], dm[a, 4, f, ty, tx, n], dm[a, 5, f, ty, tx, n]) = _a(
+                            t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n])
+        dbias[f] = total.sum()
 
 
 # --- max pooling ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ transforms are installed: the same numbers with 4x fewer multiplications.
 import numpy as np
 
 from . import backend, winograd
-from .parallel import matmul
+from .parallel import matmul, run_over_channels
 from .workspace import NoWorkspace, scratch
 
 
@@ -40,7 +40,8 @@ def conv2d_forward(x, kernel, bias, geometry, workspace=NoWorkspace, algorithm=N
     (oh, ow), n = geometry.out_hw, x.shape[3]
     padded = scratch().get("padded", (c, *geometry.padded_hw, n), x.dtype) if geometry.is_padded() else None
     cols = workspace.get("cols", (kh * kw * c, oh * ow * n), x.dtype)
-    np.copyto(cols.reshape(kh, kw, c, oh, ow, n), geometry.view(geometry.pad(x, out=padded)))
+    windows, columns = geometry.view(geometry.pad(x, out=padded)), cols.reshape(kh, kw, c, oh, ow, n)
+    run_over_channels(lambda start, stop: np.copyto(columns[:, :, start:stop], windows[:, :, start:stop]), x)
     y = matmul(kernel.reshape(kh * kw * c, f).T, cols)
     if bias is not None:
         y += bias[:, None]

@@ -15,6 +15,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .shapes import output_hw, padding_amounts, size_report, effective_kernel
 from ..errors import ClearCNNError
+from .parallel import run_over_channels
 
 CACHE_BLOCK_BYTES = 512 * 1024  # about half of a core's L2 cache
 
@@ -89,15 +90,19 @@ class Geometry:
         `out`, a scratch array of the padded shape, saves an allocation when there is padding."""
         _, _, c, _, _, n = windows.shape
         if out is None or not self.is_padded():
-            dxp = np.zeros((c, *self.padded_hw, n), dtype=windows.dtype)
+            dxp = np.empty((c, *self.padded_hw, n), dtype=windows.dtype)
         else:
             dxp = out
-            dxp.fill(0)
-        # A few channels at a time, so that the block being summed into stays in cache across all taps.
-        block = max(1, CACHE_BLOCK_BYTES // (dxp[0].nbytes or 1))
-        for start in range(0, c, block):
-            part = dxp[start:start + block]
-            for i, j in self.taps():
-                target = self.tap(part, i, j)
-                target += windows[i, j, start:start + block]
+
+        def add_taps(start, stop):
+            # A few channels at a time, so that the block being summed into stays in cache across all taps.
+            block = max(1, CACHE_BLOCK_BYTES // (dxp[0].nbytes or 1))
+            for first in range(start, stop, block):
+                part = dxp[first:min(first + block, stop)]
+                part.fill(0)
+                for i, j in self.taps():
+                    target = self.tap(part, i, j)
+                    target += windows[i, j, first:first + len(part)]
+
+        run_over_channels(add_taps, dxp)
         return np.ascontiguousarray(self.unpad(dxp))
