@@ -10,4 +10,5 @@ BACKENDS = ["numpy", "compiled"] if backend.HAVE_NUMBA else ["numpy"]
 @pytest.fixture(params=BACKENDS)
 def engine_backend(request, monkeypatch):
     monkeypatch.setattr(backend, "use_compiled", request.param == "compiled")
+    monkeypatch.setattr(backend, "MIN_BATCH", 1)  # the tests' small batches too
     return request.param

@@ -201,13 +201,22 @@ def max_pool(xp, kernel, strides, dilation, y, winner, start, stop):
 
 @jit
 def max_pool_adjoint(dy, winner, kernel, strides, dilation, dxp, start, stop):
-    """dxp = each window's gradient added onto the cell its winning tap read. For c in range(start, stop)."""
+    """dxp[c, r, s] = the sum of the gradients of the windows whose winning tap read cell (r, s). Gathered per
+    cell rather than scattered per window, so that the loop over n has no conflicting writes and vectorises.
+    For c in range(start, stop)."""
     (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilation
     out_h, out_w, batch = dy.shape[1:]
+    height, width = dxp.shape[1:3]
     for c in range(start, stop):
-        dxp[c] = 0
-        for oy in range(out_h):
-            for ox in range(out_w):
+        total = np.empty(batch, dxp.dtype)
+        for r in range(height):
+            for s in range(width):
+                total[:] = 0
+                for tap in range(kh * kw):
+                    oy, oy_left = divmod(r - (tap // kw) * dh, sh)
+                    ox, ox_left = divmod(s - (tap % kw) * dw, sw)
+                    if oy_left == 0 and ox_left == 0 and 0 <= oy < out_h and 0 <= ox < out_w:
+                        for n in range(batch):
+                            total[n] += dy[c, oy, ox, n] if winner[c, oy, ox, n] == tap else 0
                 for n in range(batch):
-                    tap = winner[c, oy, ox, n]
-                    dxp[c, oy * sh + (tap // kw) * dh, ox * sw + (tap % kw) * dw, n] += dy[c, oy, ox, n]
+                    dxp[c, r, s, n] = total[n]

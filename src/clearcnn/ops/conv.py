@@ -41,7 +41,8 @@ def conv2d_forward(x, kernel, bias, geometry, workspace=NoWorkspace, algorithm=N
     padded = scratch().get("padded", (c, *geometry.padded_hw, n), x.dtype) if geometry.is_padded() else None
     cols = workspace.get("cols", (kh * kw * c, oh * ow * n), x.dtype)
     windows, columns = geometry.view(geometry.pad(x, out=padded)), cols.reshape(kh, kw, c, oh, ow, n)
-    run_over_channels(lambda start, stop: np.copyto(columns[:, :, start:stop], windows[:, :, start:stop]), x)
+    run_over_channels(lambda start, stop: np.copyto(columns[:, :, start:stop], windows[:, :, start:stop]), x,
+                      passes=kh * kw)
     y = matmul(kernel.reshape(kh * kw * c, f).T, cols)
     if bias is not None:
         y += bias[:, None]

@@ -73,9 +73,10 @@ def run(function, count, grain=1):
         future.result()
 
 
-def run_over_channels(function, array):
-    """run() over the leading (channel) axis of `array`, in parts of at least MIN_PART_ITEMS numbers."""
-    run(function, array.shape[0], grain=MIN_PART_ITEMS * array.shape[0] / max(array.size, 1))
+def run_over_channels(function, array, passes=1):
+    """run() over the leading (channel) axis of `array`, in parts of at least MIN_PART_ITEMS numbers read or
+    written; `passes`: how many times the work goes over each number."""
+    run(function, array.shape[0], grain=MIN_PART_ITEMS * array.shape[0] / max(array.size * passes, 1))
 
 
 def matmul(a, b, out=None):

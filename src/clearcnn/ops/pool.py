@@ -64,7 +64,8 @@ def max_pool2d_forward(x, geometry):
         y = np.empty((x.shape[0], *geometry.out_hw, x.shape[3]), x.dtype)
         winner = np.empty(y.shape, np.int32)
         run_over_channels(lambda start, stop: compiled.max_pool(xp, geometry.kernel, geometry.strides,
-                                                                geometry.dilation, y, winner, start, stop), xp)
+                                                                geometry.dilation, y, winner, start, stop), y,
+                          passes=len(geometry.taps()))
         return y, ("winner", winner)
     stages = separable_stages(geometry)
     if stages is None:
@@ -83,7 +84,8 @@ def max_pool2d_backward(dy, cache, y, geometry):
         dxp = scratch().get("padded", shape, dy.dtype) if geometry.is_padded() else np.empty(shape, dy.dtype)
         dy = np.ascontiguousarray(dy)
         run_over_channels(lambda start, stop: backend.compiled().max_pool_adjoint(
-            dy, state[0], geometry.kernel, geometry.strides, geometry.dilation, dxp, start, stop), dxp)
+            dy, state[0], geometry.kernel, geometry.strides, geometry.dilation, dxp, start, stop), dxp,
+            passes=len(geometry.taps()))
     elif kind == "taps":
         dxp = _to_first_max(dy, state[0], y, geometry)
     else:

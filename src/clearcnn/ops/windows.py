@@ -104,5 +104,5 @@ class Geometry:
                     target = self.tap(part, i, j)
                     target += windows[i, j, first:first + len(part)]
 
-        run_over_channels(add_taps, dxp)
+        run_over_channels(add_taps, dxp, passes=len(self.taps()))
         return np.ascontiguousarray(self.unpad(dxp))
