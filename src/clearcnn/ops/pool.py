@@ -5,6 +5,8 @@ per window, the first maximum in row-major order, even when several cells tie.
 Average pooling divides each window by the number of real (unpadded) cells it holds, as Keras does
 for padding="same".
 """
+import functools
+
 import numpy as np
 
 from . import backend
@@ -13,6 +15,7 @@ from .windows import Geometry
 from .workspace import scratch
 
 
+@functools.lru_cache(maxsize=256)  # a Geometry is immutable; building the stages costs more than using them
 def separable_stages(geometry):
     """Two 1-D geometries, across then down, whose composition is this max pool, or None when the
     window is too small to gain from it. A kh x kw max is a max over kw columns, then over kh rows:
