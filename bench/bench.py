@@ -166,6 +166,14 @@ def configuration():
         config = np.show_config(mode="dicts") if "mode" in np.show_config.__code__.co_varnames else {}
         blas = config.get("Build Dependencies", {}).get("blas", {})
         info["blas"] = {"name": blas.get("name"), "version": blas.get("version")}
+    from clearcnn.ops import backend, parallel
+    try:
+        import numba
+        info["numba"] = numba.__version__
+    except ImportError:
+        info["numba"] = None
+    info["clearcnn_compiled_kernels"] = backend.use_compiled
+    info["clearcnn_thread_pool"] = parallel.AVAILABLE
     try:
         import torch
         info["torch"] = torch.__version__
@@ -200,6 +208,9 @@ def main(argv=None):
     config = configuration()
     print(f"numpy {config['numpy']}, BLAS {config['blas']}, torch {config.get('torch')} "
           f"with {config.get('torch_threads')} threads, {config['cpus']} CPUs, env {config['env']}")
+    print(f"clearcnn: numba {config['numba']}, compiled kernels {'on' if config['clearcnn_compiled_kernels'] else 'off'}, "
+          f"own thread pool {'on' if config['clearcnn_thread_pool'] else 'off'}"
+          + ("" if config["clearcnn_compiled_kernels"] else " (pip install -e '.[fast]' for both)"))
     results = []
     for workload in args.workloads.split(","):
         runners = {library: (ClearCNNRunner if library == "clearcnn" else TorchRunner)(workload, 64)

@@ -17,8 +17,9 @@ window ops use. Each step is linear, so backward is each step's transpose, in re
     dV[a, b] = U[a, b]^T @ dM[a, b],   dd = B_T^T dV B_T,  then dd is scattered back onto the pixels.
 
 The matrices are those of the interpolation points 0, 1, -1, 2, -2 (and infinity); their entries are small
-integers and simple fractions, so float32 loses little: about 1e-6 relative to the output, against 1e-7
-for im2col (tests/test_winograd.py holds it to PyTorch).
+integers and simple fractions, so float32 loses little. Measured against float64 on CIFAR-CNN's layer
+shapes: root-mean-square error about 1e-6 of the output's (im2col: 1e-7 to 3e-7), largest error 3e-6 to
+6e-6 of the largest output (im2col: 2e-7 to 8e-7). tests/test_winograd.py holds it to PyTorch.
 """
 import numpy as np
 
