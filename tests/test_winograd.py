@@ -217,6 +217,11 @@ def test_choose_algorithm(kernel_shape, strides, dilation, expected, compiled):
 
 # --- the thread pool ---------------------------------------------------------------------------------
 
+needs_pool = pytest.mark.skipif(not (parallel.AVAILABLE and backend.HAVE_NUMBA),
+                                reason="the pool needs threadpoolctl, Numba and two cores")
+
+
+@needs_pool
 @pytest.mark.parametrize("shapes", [((16, 5, 7), (16, 7, 300)), ((3, 40), (40, 500)), ((300, 40), (40, 3)),
                                     ((8, 6), (6, 9))])
 def test_pool_matmul_equals_numpy(shapes, monkeypatch):
@@ -232,6 +237,7 @@ def test_pool_matmul_equals_numpy(shapes, monkeypatch):
     np.testing.assert_allclose(out, a @ b, atol=1e-12)
 
 
+@needs_pool
 @pytest.mark.parametrize("count, grain", [(0, 1), (1, 1), (2, 1), (7, 1), (100, 16), (10, 16)])
 def test_pool_run_covers_each_item_once(count, grain):
     seen = np.zeros(count, int)
@@ -244,6 +250,7 @@ def test_pool_run_covers_each_item_once(count, grain):
     np.testing.assert_array_equal(seen, 1)
 
 
+@needs_pool
 def test_pool_run_passes_errors_on():
     def work(start, stop):
         if start > 0:
@@ -254,7 +261,7 @@ def test_pool_run_passes_errors_on():
     assert not parallel.active()
 
 
-@pytest.mark.skipif(not parallel.AVAILABLE, reason="threadpoolctl missing or a single core")
+@needs_pool
 def test_engine_threads_restores_blas_threads():
     from threadpoolctl import threadpool_info
     before = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
