@@ -9,9 +9,9 @@ import importlib.util
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 use_compiled = HAVE_NUMBA  # the tests switch this off to run the NumPy kernels
 
-# The compiled kernels vectorise over the batch axis; for a few images NumPy is faster. Measured (2 cores):
-# one image took 5.7 ms to predict on CIFAR-CNN with Winograd and 2.1 ms without, and 1.9 ms on SEED-CNN
-# with the compiled max pooling and 0.9 ms without.
+# The compiled kernels vectorise over the batch axis; for a few images NumPy is faster. Measured (2 cores),
+# one image's prediction: CIFAR-CNN 3.9 to 4.5 ms with the compiled kernels, 1.3 ms with NumPy; SEED-CNN 1.6
+# to 1.7 ms and 0.5 ms.
 MIN_BATCH = 8
 
 

@@ -1,11 +1,13 @@
 """Kernels compiled with Numba, for the steps NumPy measurably cannot make fast (backend.py chooses).
 
-Winograd tile transforms. Why compiled: NumPy runs each transform as 8 or more passes over arrays four times the input's size, one
-short batch-sized run at a time, and that costs more than the 2.25x fewer multiplications save (measured
-on CIFAR-CNN's 32-channel 3x3 layer: input transform 13.5 ms in NumPy, 2.7 ms here, im2col 9.7 ms). Here
-each transform is one pass: per tile 16 numbers in, 16 or 4 out. The batch axis is innermost, so the
-compiler vectorises the loop over n. The four 1-D transforms below are the rows of winograd.B_T and
-winograd.A_T and their transposes written out; the tests hold them to the NumPy path.
+Winograd tile transforms. In NumPy (winograd.NumPyKernels, the reference) each is a pair of tensordots
+over arrays several times the image's size, plus the gathering or scattering of overlapping tiles, and
+together they cost more than the 4x fewer multiplications save. Measured on CIFAR-CNN's 32-channel layer at
+batch 64, one thread: input transform 33.6 ms in NumPy and 5.1 ms here, output 9.8 and 1.4 ms, their
+adjoints 32.2 and 2.2 ms, 26.7 and 4.7 ms. Here each is one pass over its data: per tile, 36 numbers in and
+36 or 16 out. The batch axis is innermost, so the compiler vectorises the loops over n. The four 1-D
+transforms below are the rows of winograd.B_T and winograd.A_T and of their transposes, written out; the
+tests hold every kernel to the NumPy path.
 """
 import numba
 import numpy as np

@@ -1,9 +1,9 @@
 """The engine's threads: one pool of its own, with BLAS held to one thread while the engine runs.
 
 Why one pool: on a machine with few cores, two thread pools fight. OpenBLAS's workers spin for a while after
-each matrix product, waiting for the next one, and so do Numba's OpenMP workers; each steals the cores the
-other needs. Measured on CIFAR-CNN's 32-channel 3x3 layer (2 cores): its three forward steps took 22.6 ms
-with both pools and 10.8 ms with one. So inside `engine_threads()` BLAS runs single-threaded, and the
+each matrix product, waiting for the next one, and so would Numba's own workers (parallel=True, OpenMP);
+each steals the cores the other needs. Measured on CIFAR-CNN's 32-channel 3x3 layer (2 cores): its three
+forward steps took 22.6 ms with both pools and 10.8 ms with one. So inside `engine_threads()` BLAS runs single-threaded, and the
 engine splits its heavy steps, matrix products included, over this pool, whose idle threads sleep.
 
 It needs threadpoolctl to set BLAS's thread count, and it pays only together with the compiled kernels
@@ -42,7 +42,7 @@ _pool = _controller = None
 @contextmanager
 def engine_threads(batch=MIN_BATCH):
     """Run the engine on its own pool, BLAS on one thread, for the duration of the block, for batches of at
-    least MIN_BATCH (or batch=True); smaller ones run as plain NumPy does."""
+    least MIN_BATCH; smaller ones run as plain NumPy does. Nested blocks join the outer one."""
     global _pool, _controller
     if batch < MIN_BATCH or not (AVAILABLE and backend.use_compiled) or getattr(_state, "active", False):
         yield
@@ -60,6 +60,7 @@ def engine_threads(batch=MIN_BATCH):
 
 
 def active():
+    """True inside engine_threads() on this thread (not on the pool's own threads: no nested splitting)."""
     return getattr(_state, "active", False)
 
 
@@ -72,9 +73,11 @@ def run(function, count, grain=1):
         return
     bounds = [count * i // parts for i in range(parts + 1)]
     futures = [_pool.submit(function, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
-    function(bounds[0], bounds[1])
-    for future in futures:
-        future.result()
+    try:
+        function(bounds[0], bounds[1])
+    finally:  # never return, not even with an error, while other parts still write
+        for future in futures:
+            future.result()
 
 
 def run_over_channels(function, array, passes=1):
@@ -84,12 +87,12 @@ def run_over_channels(function, array, passes=1):
 
 
 def matmul(a, b, out=None):
-    """a @ b for 2-D or stacked matrices, split over the stack, or else over the longer of a's rows and b's
-    columns, in parts of at least MIN_PART_FLOPS."""
+    """a @ b for two 2-D matrices or two stacks of them (S, ., .), split over the stack, or else over the
+    longer of a's rows and b's columns, in parts of at least MIN_PART_FLOPS."""
     if out is None:
         out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
                        np.result_type(a, b))
-    flops = 2.0 * a.shape[-2] * a.shape[-1] * b.shape[-1]
+    flops = max(2.0 * a.shape[-2] * a.shape[-1] * b.shape[-1], 1.0)
     if a.ndim == 3:
         run(lambda start, stop: np.matmul(a[start:stop], b[start:stop], out=out[start:stop]), a.shape[0],
             grain=MIN_PART_FLOPS / flops)
