@@ -11,6 +11,7 @@ columns, the Winograd tiles). Scratch space that no longer matters once an op re
 one Workspace per thread shared by every layer, so a deep model pays for its largest scratch array once
 rather than once per layer.
 """
+import math
 import threading
 
 import numpy as np
@@ -24,7 +25,7 @@ class Workspace:
         """An uninitialised array of this shape and dtype. Each name keeps one buffer, grown when too small,
         so a name asked for in several shapes (a scratch array used by several steps) still costs one
         allocation."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buffer = self._buffers.get(name)
         if buffer is None or buffer.size < size or buffer.dtype != dtype:
             buffer = self._buffers[name] = np.empty(size, dtype)
