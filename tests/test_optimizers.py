@@ -39,17 +39,20 @@ def assert_steps(values, expected):
 
 # --- SGD: literal values worked out by hand ---------------------------------------------------------
 
+@pytest.mark.usefixtures("engine_backend")  # NumPy and compiled updates alike
 def test_sgd_plain_two_steps():
     # w1 = w0 - 0.1 g1; w2 = w1 - 0.1 g2
     assert_steps(two_steps(SGD(learning_rate=0.1)), [[0.95, -1.9, 0.3], [0.98, -1.92, 0.2]])
 
 
+@pytest.mark.usefixtures("engine_backend")  # NumPy and compiled updates alike
 def test_sgd_momentum_two_steps():
     # v1 = -0.1 g1 = [-0.05, 0.1, -0.2]; w1 = w0 + v1
     # v2 = 0.9 v1 - 0.1 g2 = [-0.015, 0.07, -0.28]; w2 = w1 + v2
     assert_steps(two_steps(SGD(learning_rate=0.1, momentum=0.9)), [[0.95, -1.9, 0.3], [0.935, -1.83, 0.02]])
 
 
+@pytest.mark.usefixtures("engine_backend")  # NumPy and compiled updates alike
 def test_sgd_nesterov_two_steps():
     # Keras: v = m v - lr g;  w += m v - lr g
     # w1 = w0 + 0.9 [-0.05, 0.1, -0.2] - 0.1 g1 = [0.905, -1.81, 0.12]
@@ -58,6 +61,7 @@ def test_sgd_nesterov_two_steps():
                  [[0.905, -1.81, 0.12], [0.9215, -1.767, -0.232]])
 
 
+@pytest.mark.usefixtures("engine_backend")  # NumPy and compiled updates alike
 def test_sgd_defaults_are_keras():
     opt = SGD()
     assert (opt.learning_rate, opt.momentum, opt.nesterov) == (0.01, 0.0, False)
@@ -242,3 +246,28 @@ def test_adam_matches_torch_for_50_steps(epsilon):
     np.testing.assert_allclose(model.layers[3].kernel.value, dense.weight.detach().numpy().T, rtol=0, atol=1e-5)
     np.testing.assert_allclose(model.layers[3].bias.value, dense.bias.detach().numpy(), rtol=0, atol=1e-5)
     assert model.optimizer.iterations == 50
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_momentum_compiled_equals_numpy_over_many_steps(nesterov, dtype, monkeypatch):
+    """A large weight, split across the pool, against the NumPy update, step after step."""
+    from clearcnn.ops import backend, parallel
+    if not backend.HAVE_NUMBA:
+        pytest.skip("Numba is not installed")
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal((300, 70)).astype(dtype)
+    grads = [rng.standard_normal(start.shape).astype(dtype) for _ in range(5)]
+    monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 1000)  # several parts even for this weight
+    finals = []
+    for compiled in (False, True):
+        monkeypatch.setattr(backend, "use_compiled", compiled)
+        weight = Weight("w", start.copy())
+        optimizer = SGD(learning_rate=0.05, momentum=0.9, nesterov=nesterov)
+        with parallel.engine_threads():
+            for g in grads:
+                weight.grad = g
+                optimizer.apply([weight])
+        finals.append(weight.value)
+    assert not np.allclose(finals[1], start)
+    np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6)

@@ -5,6 +5,8 @@ Each `update(value, grad, slots, t)` changes one variable in place; `t` is the 1
 import numpy as np
 
 from .errors import ClearCNNError
+from .ops import backend
+from .ops.parallel import MIN_PART_ITEMS, run
 
 
 class Optimizer:
@@ -82,6 +84,13 @@ class SGD(Optimizer):
             w -= lr * g
             return
         velocity = slots[0]
+        compiled = backend.compiled()
+        if compiled and w.flags.c_contiguous and velocity.flags.c_contiguous:  # one pass instead of four
+            flat_w, flat_g, flat_v = w.reshape(-1), np.ascontiguousarray(g).reshape(-1), velocity.reshape(-1)
+            momentum = w.dtype.type(self.momentum)
+            run(lambda start, stop: compiled.sgd_momentum(flat_w, flat_g, flat_v, lr, momentum, self.nesterov,
+                                                          start, stop), w.size, grain=MIN_PART_ITEMS)
+            return
         velocity *= self.momentum
         velocity -= lr * g
         w += self.momentum * velocity - lr * g if self.nesterov else velocity

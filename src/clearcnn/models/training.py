@@ -9,6 +9,7 @@ from .. import optimizers as optimizers_module
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..errors import ClearCNNError
 from ..ops import swap_batch_axis
+from ..ops.parallel import engine_threads
 from ..progress import Progbar
 from ..utils import random_generator
 from .data import as_batches, split_validation
@@ -71,7 +72,8 @@ class Trainer:
                                 f"this batch changed any weight. Try a lower learning rate, scale the inputs "
                                 f"(e.g. x / 255), or check the data for NaN or inf.")
         self.backward(swap_batch_axis(grad.astype(x.dtype, copy=False) / len(x)))
-        self.optimizer.apply(self.trainable_weights)
+        with engine_threads(len(x)):
+            self.optimizer.apply(self.trainable_weights)
         return y_pred, per_sample
 
     def train_on_batch(self, x, y, return_dict=False):
