@@ -21,6 +21,8 @@ integers and simple fractions, so float32 loses little. Measured against float64
 shapes: root-mean-square error about 1e-6 of the output's (im2col: 1e-7 to 3e-7), largest error 3e-6 to
 6e-6 of the largest output (im2col: 2e-7 to 8e-7). tests/test_winograd.py holds it to PyTorch.
 """
+import functools
+
 import numpy as np
 
 from . import backend
@@ -52,6 +54,7 @@ def winograd_applies(kernel_shape, geometry):
     return (tuple(kernel_shape[:2]) == (3, 3) and geometry.strides == (1, 1) and geometry.dilation == (1, 1))
 
 
+@functools.lru_cache(maxsize=256)  # a Geometry is immutable, and building one costs tens of microseconds
 def tile_geometry(geometry):
     """The 6x6, stride-4 windows that the 4x4 output tiles read. Where an output side is not a multiple of 4,
     rows or columns of zeros at the bottom or right complete the last tiles; their extra outputs are dropped."""
