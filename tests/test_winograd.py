@@ -288,3 +288,23 @@ def test_im2col_split_over_the_pool_gives_the_same_numbers(case, monkeypatch):
     np.testing.assert_allclose(y, y_ref, atol=1e-12)
     for mine, theirs in zip(ours, reference):
         np.testing.assert_allclose(mine, theirs, atol=1e-12)
+
+
+@needs_pool
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_gets_a_pool_of_its_own():
+    """The parent's pool threads do not exist in a forked child; work handed to them would never run."""
+    import multiprocessing
+    with parallel.engine_threads():  # the parent starts its pool
+        parallel.run(lambda start, stop: None, 10)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(_split_in_a_child)
+        assert result.get(timeout=60) == 2
+
+
+def _split_in_a_child():
+    seen = []
+    with parallel.engine_threads():
+        parallel.run(lambda start, stop: seen.append((start, stop)), 10)
+    return len(seen)

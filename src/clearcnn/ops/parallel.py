@@ -39,6 +39,18 @@ _lock = threading.Lock()
 _pool = _controller = None
 
 
+def _forget_pool_after_fork():
+    """A forked child inherits the pool object but not its threads, and work handed to it would wait
+    forever: the child starts its own pool when it first needs one."""
+    global _pool, _controller, _lock, _state
+    _pool = _controller = None
+    _lock, _state = threading.Lock(), threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 @contextmanager
 def engine_threads(batch=MIN_BATCH):
     """Run the engine on its own pool, BLAS on one thread, for the duration of the block, for batches of at
