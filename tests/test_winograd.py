@@ -308,3 +308,20 @@ def _split_in_a_child():
     with parallel.engine_threads():
         parallel.run(lambda start, stop: seen.append((start, stop)), 10)
     return len(seen)
+
+
+def test_kernels_that_fail_to_load_fall_back_to_numpy(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def failing_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level and fromlist and "compiled" in fromlist:
+            raise RuntimeError("no locator available for the cache")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(backend, "use_compiled", True)
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.warns(RuntimeWarning, match="NumPy kernels instead"):
+        assert backend.compiled() is None
+    assert backend.use_compiled is False
+    assert backend.compiled() is None  # and quietly from then on

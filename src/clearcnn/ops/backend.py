@@ -5,6 +5,7 @@ it costs about 120 MB of memory, which a model that never needs a compiled kerne
 NumPy code stays the reference: the tests run both and compare.
 """
 import importlib.util
+import warnings
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 use_compiled = HAVE_NUMBA  # the tests switch this off to run the NumPy kernels
@@ -17,7 +18,14 @@ MIN_BATCH = 8
 
 def compiled(batch=MIN_BATCH):
     """The compiled kernels module, or None when Numba is missing or switched off, or the batch is small."""
+    global use_compiled
     if not use_compiled or batch < MIN_BATCH:
         return None
-    from . import compiled as module
+    try:
+        from . import compiled as module
+    except Exception as error:  # e.g. a Numba that does not match this NumPy: carry on in NumPy, and say so
+        use_compiled = False
+        warnings.warn(f"clearcnn: the compiled kernels could not be loaded ({type(error).__name__}: {error}); "
+                      f"running the NumPy kernels instead.", RuntimeWarning, stacklevel=2)
+        return None
     return module
