@@ -86,14 +86,18 @@ def _window_index(oy, ox, kernel, strides, dilation):
     return rows, cols
 
 
+def _conv_inputs(x, kernel, strides, padding, dilation):
+    """float64 x and kernel, the (strides, dilation) pairs, the pads and the padded x."""
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    strides, dilation = pair(strides), pair(dilation)
+    pads = pads_2d(x.shape[1:3], kernel.shape[:2], strides, dilation, padding)
+    return x, kernel, strides, dilation, pads, pad_nhwc(x, pads)
+
+
 def conv2d(x, kernel, bias, strides, padding, dilation):
     """Cross-correlation by a loop over every output pixel. x (N, H, W, C), kernel (kh, kw, C, F)."""
-    x = np.asarray(x, np.float64)
-    kernel = np.asarray(kernel, np.float64)
+    x, kernel, strides, dilation, pads, xp = _conv_inputs(x, kernel, strides, padding, dilation)
     kh, kw, c, f = kernel.shape
-    strides, dilation = pair(strides), pair(dilation)
-    pads = pads_2d(x.shape[1:3], (kh, kw), strides, dilation, padding)
-    xp = pad_nhwc(x, pads)
     oh = out_len(x.shape[1], kh, strides[0], dilation[0], *pads[0])
     ow = out_len(x.shape[2], kw, strides[1], dilation[1], *pads[1])
     y = np.zeros((x.shape[0], oh, ow, f))
@@ -111,12 +115,8 @@ def conv2d(x, kernel, bias, strides, padding, dilation):
 
 def conv2d_grads(x, kernel, dy, strides, padding, dilation):
     """(dx, dkernel, dbias) of sum(conv2d(x) * dy), accumulated pixel by pixel."""
-    x = np.asarray(x, np.float64)
-    kernel = np.asarray(kernel, np.float64)
+    x, kernel, strides, dilation, pads, xp = _conv_inputs(x, kernel, strides, padding, dilation)
     kh, kw, c, f = kernel.shape
-    strides, dilation = pair(strides), pair(dilation)
-    pads = pads_2d(x.shape[1:3], (kh, kw), strides, dilation, padding)
-    xp = pad_nhwc(x, pads)
     dxp = np.zeros_like(xp)
     dkernel = np.zeros_like(kernel)
     _, oh, ow, _ = dy.shape

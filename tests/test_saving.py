@@ -245,31 +245,28 @@ class Hostile:
         return _mark_unpickled, ()
 
 
-def test_loading_never_unpickles(tmp_path):
-    model = Sequential([Dense(2, input_shape=(3,))])
+def saved_with_first_weight(tmp_path, array, allow_pickle=False):
+    """A saved Dense(2) model whose weights/0000.npy is replaced by `array`."""
     path = tmp_path / "model.clearcnn"
-    model.save(path)
+    Sequential([Dense(2, input_shape=(3,))]).save(path)
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     buffer = io.BytesIO()
-    np.save(buffer, np.array([Hostile()], dtype=object), allow_pickle=True)
+    np.save(buffer, array, allow_pickle=allow_pickle)
     members["weights/0000.npy"] = buffer.getvalue()
     write_archive(path, members)
+    return path
+
+
+def test_loading_never_unpickles(tmp_path):
+    path = saved_with_first_weight(tmp_path, np.array([Hostile()], dtype=object), allow_pickle=True)
     with pytest.raises(ClearCNNError, match="weights/0000.npy"):
         load_model(path)
     assert UNPICKLED == []
 
 
 def test_weight_shapes_in_the_file_are_checked(tmp_path):
-    model = Sequential([Dense(2, input_shape=(3,))])
-    path = tmp_path / "model.clearcnn"
-    model.save(path)
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    buffer = io.BytesIO()
-    np.save(buffer, np.zeros((4, 2), dtype="float32"))
-    members["weights/0000.npy"] = buffer.getvalue()
-    write_archive(path, members)
+    path = saved_with_first_weight(tmp_path, np.zeros((4, 2), dtype="float32"))
     with pytest.raises(ClearCNNError, match=r"\(3, 2\).*\(4, 2\)"):
         load_model(path)
 

@@ -9,7 +9,7 @@ The reference algorithm, and the one for every shape, is im2col + one matrix pro
 Backward follows from the same product: dkernel = cols @ dy^T, dbias = sum of dy, dcols = kernel @ dy,
 and dx is dcols summed back onto the pixels each window read (Geometry.scatter).
 
-3x3 stride-1 convolutions go through winograd.py instead when its compiled tile
+3x3 stride-1 convolutions of 8 images or more go through winograd.py instead when its compiled tile
 transforms are installed: the same numbers with 4x fewer multiplications.
 """
 import numpy as np

@@ -61,8 +61,9 @@ def max_pool2d_forward(x, geometry):
     """Return y (C, OH, OW, N) and what the backward pass needs: the winning taps when compiled kernels
     run it, else the padded input and, for large windows, the column maxima."""
     compiled = backend.compiled(x.shape[3])
-    xp = geometry.pad(x, value=-np.inf, out=scratch().get("padded", (x.shape[0], *geometry.padded_hw, x.shape[3]),
-                                                          x.dtype) if compiled else None)
+    # The compiled pass keeps only the winners for backward, so its padded copy is scratch; NumPy's keeps it.
+    padded = scratch().get("padded", (x.shape[0], *geometry.padded_hw, x.shape[3]), x.dtype) if compiled else None
+    xp = geometry.pad(x, value=-np.inf, out=padded)
     if compiled:
         y = np.empty((x.shape[0], *geometry.out_hw, x.shape[3]), x.dtype)
         winner = np.empty(y.shape, np.int32)
