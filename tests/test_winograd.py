@@ -1,9 +1,10 @@
-"""Winograd F(2x2, 3x3) convolution and the engine's thread pool.
+"""Winograd F(4x4, 3x3) convolution and the engine's thread pool.
 
 Winograd must give im2col's numbers (im2col is itself held to naive loops and PyTorch), forward and every
-gradient, with the NumPy tile transforms and with the compiled ones, on even and odd output sizes and
-every padding; its gradients must pass central differences; the compiled transforms must equal the NumPy
-ones; and splitting work across the pool must not change results.
+gradient, in both layouts (batch innermost, and channels innermost for small batches), with the NumPy tile
+transforms and with the compiled ones, on even and odd output sizes and every padding; its gradients must
+pass central differences; the compiled transforms must equal the NumPy ones; a kernel changed in place must
+not be served a stale transform; and splitting work across the pool must not change results.
 """
 import zlib
 
@@ -31,6 +32,9 @@ SHAPES = [  # (H, W, C, F, N, padding)
 SHAPE_IDS = [f"{h}x{w}x{c}-f{f}-n{n}-{p}".replace(" ", "") for (h, w), c, f, n, p in SHAPES]
 
 
+WINOGRADS = list(conv.WINOGRAD)  # "winograd" (batch innermost), "winograd_nhwc" (channels innermost)
+
+
 @pytest.fixture(params=COMPILED, ids=lambda compiled: "compiled" if compiled else "numpy")
 def compiled(request, monkeypatch):
     monkeypatch.setattr(backend, "use_compiled", request.param)
@@ -45,10 +49,11 @@ def random_case(hw, c, f, n, padding, dtype=np.float64, seed=0):
     return rng, x, kernel, bias, Geometry.of(hw, (3, 3), padding=padding)
 
 
+@pytest.mark.parametrize("algorithm", WINOGRADS)
 @pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
 @pytest.mark.parametrize("threads", [False, True], ids=["serial", "pool"])
 @pytest.mark.parametrize("case", SHAPES, ids=SHAPE_IDS)
-def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, monkeypatch):
+def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, algorithm, monkeypatch):
     rng, x, kernel, bias, geometry = random_case(*case)
     # the reference: im2col, then ReLU and its gradient by hand
     z_ref, cache_ref = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
@@ -60,7 +65,7 @@ def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, monkeypatc
     monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)
     with parallel.engine_threads(64 if threads else 1):
         for _ in range(2):  # the second call reuses the workspace's buffers
-            y, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm="winograd", relu=relu)
+            y, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm, relu=relu)
             dx, dk, db = conv.conv2d_backward(dy, kernel, cache, geometry, workspace=workspace)
             np.testing.assert_allclose(y, y_ref, atol=1e-11)
             np.testing.assert_allclose(dx, dx_ref, atol=1e-11)
@@ -69,14 +74,15 @@ def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, monkeypatc
     assert y.flags.c_contiguous and dx.flags.c_contiguous and dx.shape == x.shape
 
 
-def test_winograd_results_do_not_alias_the_workspace(compiled):
+@pytest.mark.parametrize("algorithm", WINOGRADS)
+def test_winograd_results_do_not_alias_the_workspace(compiled, algorithm):
     """What a call hands back survives the next call (the workspace only holds scratch and caches)."""
     _, x, kernel, bias, geometry = random_case((6, 6), 3, 2, 2, "valid")  # no padding at all
     workspace = Workspace()
-    y1, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm="winograd")
+    y1, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm)
     dx1, _, _ = conv.conv2d_backward(np.ones_like(y1), kernel, cache, geometry, workspace=workspace)
     kept_y, kept_dx = y1.copy(), dx1.copy()
-    y2, cache = conv.conv2d_forward(2 * x, kernel, bias, geometry, workspace, algorithm="winograd")
+    y2, cache = conv.conv2d_forward(2 * x, kernel, bias, geometry, workspace, algorithm=algorithm)
     conv.conv2d_backward(3 * np.ones_like(y2), kernel, cache, geometry, workspace=workspace)
     np.testing.assert_array_equal(y1, kept_y)
     np.testing.assert_array_equal(dx1, kept_dx)
@@ -94,15 +100,44 @@ def test_im2col_fused_relu_equals_relu_after(case):
         np.testing.assert_allclose(ours, reference, atol=1e-12)
 
 
-def test_winograd_without_bias_or_input_gradient(compiled):
+@pytest.mark.parametrize("algorithm", WINOGRADS)
+def test_winograd_without_bias_or_input_gradient(compiled, algorithm):
     rng, x, kernel, _, geometry = random_case((7, 7), 4, 3, 2, "same")
     y_ref, cache_ref = conv.conv2d_forward(x, kernel, None, geometry, algorithm="im2col")
-    y, cache = conv.conv2d_forward(x, kernel, None, geometry, algorithm="winograd")
+    y, cache = conv.conv2d_forward(x, kernel, None, geometry, algorithm=algorithm)
     np.testing.assert_allclose(y, y_ref, atol=1e-11)
     dy = rng.standard_normal(y.shape)
     dx, dk, _ = conv.conv2d_backward(dy, kernel, cache, geometry, input_grad=False)
     assert dx is None
     np.testing.assert_allclose(dk, conv.conv2d_backward(dy, kernel, cache_ref, geometry)[1], atol=1e-11)
+
+
+@pytest.mark.parametrize("algorithm", WINOGRADS)
+def test_a_kernel_changed_in_place_is_not_served_a_stale_transform(compiled, algorithm):
+    """The layer keeps the kernel's Winograd transform between calls; writing into the kernel array, as an
+    optimizer step or set_weights does, must be noticed."""
+    _, x, kernel, bias, geometry = random_case((7, 7), 4, 3, 2, "same")
+    workspace = Workspace()
+    conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm)
+    kernel[1, 2, 3, 0] += 0.5  # one number, in place
+    y, _ = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm)
+    np.testing.assert_allclose(y, conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")[0], atol=1e-11)
+
+
+def test_workspace_reuse_keeps_a_result_while_its_source_is_unchanged():
+    calls = []
+
+    def compute(source):
+        calls.append(source.copy())
+        return source * 2
+
+    workspace, source = Workspace(), np.arange(6.0)
+    first = workspace.reuse("doubled", compute, source)
+    assert workspace.reuse("doubled", compute, source.copy()) is first  # same numbers, another array: kept
+    source[4] = -1.0
+    np.testing.assert_array_equal(workspace.reuse("doubled", compute, source), source * 2)
+    np.testing.assert_array_equal(workspace.reuse("doubled", compute, source.astype(np.float32)), source * 2)
+    assert len(calls) == 3  # first call, after the change, for the new dtype
 
 
 @pytest.mark.skipif(not backend.HAVE_NUMBA, reason="Numba is not installed")
@@ -145,11 +180,12 @@ WINOGRAD_GRID = [cfg for cfg in CONV_GRID if pair(cfg["kernel"]) == (3, 3) and p
 WINOGRAD_GRID += [dict(WINOGRAD_GRID[1], activation="relu"), dict(WINOGRAD_GRID[2], activation="relu", hw=(7, 6))]
 
 
-@pytest.fixture
-def force_winograd(monkeypatch):
+@pytest.fixture(params=WINOGRADS)
+def force_winograd(request, monkeypatch):
     def choose(kernel_shape, geometry, batch):
-        return "winograd" if winograd.winograd_applies(kernel_shape, geometry) else "im2col"
+        return request.param if winograd.winograd_applies(kernel_shape, geometry) else "im2col"
     monkeypatch.setattr(conv, "choose_algorithm", choose)
+    return request.param
 
 
 @pytest.mark.parametrize("cfg", WINOGRAD_GRID, ids=conv_id)
@@ -166,7 +202,7 @@ def test_winograd_layer_gradients(cfg, compiled, force_winograd):
         if cfg["activation"] != "relu" or pre_activation_margin(layer, x) > 1e-4:
             break
     check_layer(layer, x, rng)
-    assert layer._cache[1][0] == "winograd"
+    assert layer._cache[1][0] == force_winograd
 
 
 @pytest.mark.parametrize("case", SHAPES, ids=SHAPE_IDS)
@@ -183,7 +219,7 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
     y = layer(x)
     r = rng.standard_normal(y.shape).astype(np.float32)
     dx = swap_batch_axis(layer.backward(swap_batch_axis(r)))
-    assert layer._cache[1][0] == "winograd"
+    assert layer._cache[1][0] == force_winograd
 
     tx = torch_module.tensor(x.transpose(0, 3, 1, 2).copy(), requires_grad=True)
     tk = torch_module.tensor(weights[0].transpose(3, 2, 0, 1).copy(), requires_grad=True)
@@ -200,19 +236,20 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
     np.testing.assert_allclose(layer.bias.grad, tb.grad.numpy(), atol=1e-4 * np.sqrt(n * h * w), rtol=1e-4)
 
 
-@pytest.mark.parametrize("kernel_shape, strides, dilation, expected", [
-    ((3, 3, 32, 8), 1, 1, "winograd"),
-    ((3, 3, 3, 8), 1, 1, "winograd"),
-    ((3, 3, 32, 8), 2, 1, "im2col"),
-    ((3, 3, 32, 8), 1, 2, "im2col"),
-    ((5, 5, 32, 8), 1, 1, "im2col"),
-    ((3, 1, 32, 8), 1, 1, "im2col"),
+@pytest.mark.parametrize("kernel_shape, strides, dilation, batch_64, batch_1", [
+    ((3, 3, 32, 8), 1, 1, "winograd", "winograd_nhwc"),
+    ((3, 3, 3, 8), 1, 1, "winograd", "im2col"),  # one image of 3 channels: too few numbers to vectorise over
+    ((3, 3, 32, 4), 1, 1, "winograd", "im2col"),
+    ((3, 3, 32, 8), 2, 1, "im2col", "im2col"),
+    ((3, 3, 32, 8), 1, 2, "im2col", "im2col"),
+    ((5, 5, 32, 8), 1, 1, "im2col", "im2col"),
+    ((3, 1, 32, 8), 1, 1, "im2col", "im2col"),
 ])
-def test_choose_algorithm(kernel_shape, strides, dilation, expected, compiled):
+def test_choose_algorithm(kernel_shape, strides, dilation, batch_64, batch_1, compiled):
     geometry = Geometry.of((12, 12), kernel_shape[:2], (strides, strides), (dilation, dilation))
     # the NumPy transforms are slower than im2col: Winograd is only chosen with the compiled ones
-    assert conv.choose_algorithm(kernel_shape, geometry, 64) == (expected if compiled else "im2col")
-    assert conv.choose_algorithm(kernel_shape, geometry, 1) == "im2col"  # one image: im2col is faster
+    assert conv.choose_algorithm(kernel_shape, geometry, 64) == (batch_64 if compiled else "im2col")
+    assert conv.choose_algorithm(kernel_shape, geometry, 1) == (batch_1 if compiled else "im2col")
 
 
 # --- the thread pool ---------------------------------------------------------------------------------

@@ -10,14 +10,15 @@ import warnings
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 use_compiled = HAVE_NUMBA  # the tests switch this off to run the NumPy kernels
 
-# The compiled kernels vectorise over the batch axis; for a few images NumPy is faster. Measured (2 cores),
-# one image's prediction: CIFAR-CNN 3.9 to 4.5 ms with the compiled kernels, 1.3 ms with NumPy; SEED-CNN 1.6
-# to 1.7 ms and 0.5 ms.
+# The compiled kernels vectorise over their arrays' last axis, usually the batch; with fewer numbers there
+# NumPy is faster. Measured (2 cores), one image's prediction: CIFAR-CNN 3.9 to 4.5 ms with the compiled
+# kernels, 1.3 ms with NumPy; SEED-CNN 1.6 to 1.7 ms and 0.5 ms.
 MIN_BATCH = 8
 
 
 def compiled(batch=MIN_BATCH):
-    """The compiled kernels module, or None when Numba is missing or switched off, or the batch is small."""
+    """The compiled kernels module, or None when Numba is missing or switched off, or `batch`, the length of
+    the axis the kernels would vectorise over (images, or channels in winograd_nhwc), is short."""
     global use_compiled
     if not use_compiled or batch < MIN_BATCH:
         return None

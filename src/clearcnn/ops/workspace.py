@@ -10,6 +10,9 @@ Two kinds: a layer's own Workspace holds what its backward pass needs from its f
 columns, the Winograd tiles). Scratch space that no longer matters once an op returns lives in `scratch()`,
 one Workspace per thread shared by every layer, so a deep model pays for its largest scratch array once
 rather than once per layer.
+
+A layer's Workspace also keeps results computed from its weights alone (`reuse`), such as the Winograd
+transform of the kernel, for as long as the weights stay the same.
 """
 import math
 import threading
@@ -20,6 +23,7 @@ import numpy as np
 class Workspace:
     def __init__(self):
         self._buffers = {}
+        self._results = {}
 
     def get(self, name, shape, dtype):
         """An uninitialised array of this shape and dtype. Each name keeps one buffer, grown when too small,
@@ -31,6 +35,17 @@ class Workspace:
             buffer = self._buffers[name] = np.empty(size, dtype)
         return buffer[:size].reshape(shape)
 
+    def reuse(self, name, compute, source):
+        """compute(source), kept and returned again while `source` holds the same numbers: for what depends
+        only on the weights, which predictions do not change. Comparing by value, not by identity, because
+        weights are arrays that anyone may write into."""
+        kept = self._results.get(name)
+        if kept is not None and kept[0].dtype == source.dtype and np.array_equal(kept[0], source):
+            return kept[1]
+        result = compute(source)
+        self._results[name] = (source.copy(), result)
+        return result
+
 
 class NoWorkspace:
     """What ops use when the caller keeps no workspace: fresh arrays every time."""
@@ -38,6 +53,10 @@ class NoWorkspace:
     @staticmethod
     def get(name, shape, dtype):
         return np.empty(shape, dtype)
+
+    @staticmethod
+    def reuse(name, compute, source):
+        return compute(source)
 
 
 _per_thread = threading.local()
