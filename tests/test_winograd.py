@@ -11,7 +11,8 @@ import zlib
 import numpy as np
 import pytest
 
-from clearcnn.layers import Conv2D
+from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from clearcnn.models import Sequential
 from clearcnn.ops import backend, conv, parallel, swap_batch_axis, winograd
 from clearcnn.ops.windows import Geometry
 from clearcnn.ops.workspace import Workspace
@@ -71,7 +72,7 @@ def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, algorithm,
             np.testing.assert_allclose(dx, dx_ref, atol=1e-11)
             np.testing.assert_allclose(dk, dk_ref, atol=1e-11)
             np.testing.assert_allclose(db, db_ref, atol=1e-11)
-    assert y.flags.c_contiguous and dx.flags.c_contiguous and dx.shape == x.shape
+    assert y.shape == y_ref.shape and dx.shape == x.shape
 
 
 @pytest.mark.parametrize("algorithm", WINOGRADS)
@@ -86,6 +87,38 @@ def test_winograd_results_do_not_alias_the_workspace(compiled, algorithm):
     conv.conv2d_backward(3 * np.ones_like(y2), kernel, cache, geometry, workspace=workspace)
     np.testing.assert_array_equal(y1, kept_y)
     np.testing.assert_array_equal(dx1, kept_dx)
+
+
+FOLLOWERS = {  # each layer after a channels-innermost convolution reads its (C, H, W, N) view of NHWC data
+    "max-pool": lambda: [MaxPooling2D(2), Flatten()],
+    "average-pool": lambda: [AveragePooling2D(2, padding="same"), Flatten()],
+    "im2col-conv": lambda: [Conv2D(3, 2, strides=2, activation="relu"), Flatten()],
+    "winograd-conv": lambda: [Conv2D(9, 3, padding="same"), Flatten()],
+    "activation-dropout": lambda: [Activation("tanh"), Dropout(0.5, seed=3), Flatten()],
+    "flatten-dense": lambda: [Flatten(), Dense(4)],
+}
+
+
+@pytest.mark.parametrize("follower", FOLLOWERS)
+def test_layers_around_a_channels_innermost_conv_give_the_same_numbers(follower, compiled, monkeypatch):
+    """The same model, weights and batch with every convolution on im2col, then with channels-innermost
+    Winograd where it applies: outputs and every weight gradient agree. The first layer's gradients depend on
+    the input gradient the Winograd layer hands back."""
+    x = np.random.default_rng(11).standard_normal((3, 8, 7, 10)).astype(np.float32)
+    results = {}
+    for algorithm in ("im2col", "winograd_nhwc"):
+        monkeypatch.setattr(conv, "choose_algorithm", lambda kernel_shape, geometry, batch, chosen=algorithm:
+                            chosen if winograd.winograd_applies(kernel_shape, geometry) else "im2col")
+        model = Sequential([Conv2D(10, 1, input_shape=(8, 7, 10)), Conv2D(9, 3, padding="same", activation="relu"),
+                            *FOLLOWERS[follower]()])
+        model.set_weights([np.random.default_rng(12 + i).standard_normal(w.shape).astype(np.float32) * 0.3
+                           for i, w in enumerate(model.get_weights())])
+        y = model.forward(x, training=True)
+        model.backward(np.cos(np.arange(y.size, dtype=np.float32)).reshape(y.shape))
+        assert model.layers[1]._cache[1][0] == algorithm
+        results[algorithm] = [y] + [w.grad for w in model.weights]
+    for ours, reference in zip(results["winograd_nhwc"], results["im2col"]):
+        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
 
 
 @pytest.mark.parametrize("case", SHAPES[:3], ids=SHAPE_IDS[:3])

@@ -137,6 +137,9 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad=True, works
 # 36 products becomes (tiles, C) by (C, F). The transforms' bias goes per image there, so the bias is added
 # in the Winograd domain instead, at position (1, 1): column 1 of A_T is all ones, so a constant added to
 # M[1, 1] is added to every output of the tile. Its gradient is then the sum of dM[1, 1].
+# The results go back as (C, H, W, N) views of the NHWC arrays, not copies: the next layer, when it is one of
+# these too, swaps the view back for free, and the other ops read any strides (measured, CIFAR-CNN's one-image
+# prediction: 7% to 11% quicker than copying back).
 BIAS_POSITION = ALPHA + 1  # (1, 1), flattened
 
 
@@ -157,7 +160,7 @@ def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace=NoWorkspac
     m, no_bias = m.reshape(ALPHA, ALPHA, n, th, tw, f), np.zeros(n, x.dtype)
     y = np.empty((n, oh, ow, f), x.dtype)
     run_over_channels(lambda start, stop: kernels().output_tiles(m, no_bias, relu, y, start, stop), y)
-    return swap_batch_axis(y), (tiles, u, v, y if relu else None)
+    return np.swapaxes(y, 0, -1), (tiles, u, v, y if relu else None)
 
 
 def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad=True, workspace=NoWorkspace):
@@ -182,7 +185,7 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad=True, 
         dx = np.empty((n, *tiles.in_hw, c), dy.dtype)
         dv = dv.reshape(ALPHA, ALPHA, n, th, tw, c)
         run_over_channels(lambda start, stop: kernels().input_tiles_adjoint(dv, top, left, dx, start, stop), dx)
-        dx = swap_batch_axis(dx)
+        dx = np.swapaxes(dx, 0, -1)
     return dx, dkernel, dbias
 
 
