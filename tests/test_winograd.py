@@ -271,8 +271,9 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
 
 @pytest.mark.parametrize("kernel_shape, strides, dilation, batch_64, batch_1", [
     ((3, 3, 32, 8), 1, 1, "winograd", "winograd_nhwc"),
-    ((3, 3, 3, 8), 1, 1, "winograd", "im2col"),  # one image of 3 channels: too few numbers to vectorise over
-    ((3, 3, 32, 4), 1, 1, "winograd", "im2col"),
+    ((3, 3, 3, 8), 1, 1, "winograd", "winograd_nhwc"),  # enough output channels
+    ((3, 3, 32, 4), 1, 1, "winograd", "winograd_nhwc"),  # enough input channels
+    ((3, 3, 3, 6), 1, 1, "winograd", "im2col"),  # one image of 3 channels, 6 out: too few numbers to vectorise
     ((3, 3, 32, 8), 2, 1, "im2col", "im2col"),
     ((3, 3, 32, 8), 1, 2, "im2col", "im2col"),
     ((5, 5, 32, 8), 1, 1, "im2col", "im2col"),
