@@ -391,6 +391,7 @@ def test_kernels_that_fail_to_load_fall_back_to_numpy(monkeypatch):
         return real_import(name, globals, locals, fromlist, level)
 
     monkeypatch.setattr(backend, "use_compiled", True)
+    monkeypatch.setattr(backend, "_module", None)  # as in a fresh process
     monkeypatch.setattr(builtins, "__import__", failing_import)
     with pytest.warns(RuntimeWarning, match="NumPy kernels instead"):
         assert backend.compiled() is None

@@ -101,6 +101,8 @@ def run_over_channels(function, array, passes=1):
 def matmul(a, b, out=None):
     """a @ b for two 2-D matrices or two stacks of them (S, ., .), split over the stack, or else over the
     longer of a's rows and b's columns, in parts of at least MIN_PART_FLOPS."""
+    if not active():  # one thread: BLAS's own, as plain NumPy (the checks below cost more than small products)
+        return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
                        np.result_type(a, b))
