@@ -209,6 +209,27 @@ def test_dense_forward_and_kernel_layout_by_hand():
     np.testing.assert_allclose(layer(x), 1 / (1 + np.exp(-z)), rtol=1e-12)
 
 
+@pytest.mark.usefixtures("engine_backend")  # NumPy and compiled SGD alike
+def test_dense_kernel_stays_transposed_in_memory_and_keras_shaped_outside():
+    """Dense keeps its (in, units) kernel in Fortran order (each unit's weights in one run); set_weights, the
+    gradient and an SGD step must all keep it so, in place, and show Keras's shape."""
+    from clearcnn.models import Sequential
+    from clearcnn.optimizers import SGD
+    model = Sequential([Input((3,)), Dense(2, dtype="float64")])
+    model.compile(optimizer=SGD(learning_rate=0.5, momentum=0.9), loss="mse")
+    kernel = model.layers[0].kernel
+    storage = kernel.value
+    model.set_weights([np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 1.0]]), np.zeros(2)])
+    x, y = np.array([[1.0, 2.0, 3.0]]), np.array([[0.0, 0.0]])
+    model.train_on_batch(x, y)
+    # mse over 2 outputs: dL/dz = z, z = x @ kernel = [2, 6]; dkernel = x^T z; velocity = -0.5 dkernel
+    expected = np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 1.0]]) - 0.5 * np.outer(x[0], [2.0, 6.0])
+    assert kernel.grad.shape == (3, 2)
+    np.testing.assert_allclose(kernel.value, expected, rtol=1e-12)
+    assert kernel.value is storage and storage.flags.f_contiguous
+    assert model.get_weights()[0].shape == (3, 2)
+
+
 def test_backward_without_input_gradient_still_fills_weight_gradients():
     rng = np.random.default_rng(1)
     layer = Conv2D(3, 2, dtype="float64")

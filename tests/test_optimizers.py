@@ -248,21 +248,23 @@ def test_adam_matches_torch_for_50_steps(epsilon):
     assert model.optimizer.iterations == 50
 
 
+@pytest.mark.parametrize("orders", ["CC", "FF", "FC"], ids=["weight-C-grad-C", "weight-F-grad-F", "weight-F-grad-C"])
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sgd_momentum_compiled_equals_numpy_over_many_steps(nesterov, dtype, monkeypatch):
-    """A large weight, split across the pool, against the NumPy update, step after step."""
+def test_sgd_momentum_compiled_equals_numpy_over_many_steps(nesterov, dtype, orders, monkeypatch):
+    """A large weight, split across the pool, against the NumPy update, step after step; the weight and its
+    gradient in either memory order (Dense keeps its kernel in Fortran order)."""
     from clearcnn.ops import backend, parallel
     if not backend.HAVE_NUMBA:
         pytest.skip("Numba is not installed")
     rng = np.random.default_rng(4)
-    start = rng.standard_normal((300, 70)).astype(dtype)
-    grads = [rng.standard_normal(start.shape).astype(dtype) for _ in range(5)]
+    start = np.asarray(rng.standard_normal((300, 70)), dtype, order=orders[0])
+    grads = [np.asarray(rng.standard_normal(start.shape), dtype, order=orders[1]) for _ in range(5)]
     monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 1000)  # several parts even for this weight
     finals = []
     for compiled in (False, True):
         monkeypatch.setattr(backend, "use_compiled", compiled)
-        weight = Weight("w", start.copy())
+        weight = Weight("w", start.copy(order="K"))
         optimizer = SGD(learning_rate=0.05, momentum=0.9, nesterov=nesterov)
         with parallel.engine_threads():
             for g in grads:
@@ -270,4 +272,5 @@ def test_sgd_momentum_compiled_equals_numpy_over_many_steps(nesterov, dtype, mon
                 optimizer.apply([weight])
         finals.append(weight.value)
     assert not np.allclose(finals[1], start)
+    assert all(final.flags[orders[0] + "_CONTIGUOUS"] for final in finals)  # updated in place
     np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6)

@@ -67,6 +67,15 @@ class Optimizer:
         return cls(**config)
 
 
+def memory_order(*arrays):
+    """"C" or "F" when all the arrays are contiguous in that order (ravel(order) is then a view of each; Dense
+    keeps its kernel in "F"), else None."""
+    for order, flag in (("C", "c_contiguous"), ("F", "f_contiguous")):
+        if all(getattr(a.flags, flag) for a in arrays):
+            return order
+    return None
+
+
 class SGD(Optimizer):
     """velocity = momentum * velocity - lr * g;  w += velocity  (or, with nesterov,
     w += momentum * velocity - lr * g). With momentum 0: w -= lr * g."""
@@ -85,8 +94,10 @@ class SGD(Optimizer):
             return
         velocity = slots[0]
         compiled = backend.compiled()
-        if compiled and w.flags.c_contiguous and velocity.flags.c_contiguous:  # one pass instead of four
-            flat_w, flat_g, flat_v = w.reshape(-1), np.ascontiguousarray(g).reshape(-1), velocity.reshape(-1)
+        order = memory_order(w, velocity)
+        if compiled and order:  # one pass instead of four, over the arrays as they lie in memory
+            # views of w and velocity; g is copied only when it lies in the other order
+            flat_w, flat_g, flat_v = w.ravel(order), np.ravel(g, order), velocity.ravel(order)
             momentum = w.dtype.type(self.momentum)
             run(lambda start, stop: compiled.sgd_momentum(flat_w, flat_g, flat_v, lr, momentum, self.nesterov,
                                                           start, stop), w.size, grain=MIN_PART_ITEMS)

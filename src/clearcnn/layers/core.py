@@ -2,6 +2,8 @@
 import math
 import numbers
 
+import numpy as np
+
 from ..errors import ClearCNNError
 from ..ops import dense_backward, dense_forward, dropout_backward, dropout_forward, flatten_backward, \
     flatten_forward, get_activation
@@ -82,6 +84,11 @@ class Dense(KernelMixin, Layer):
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise ClearCNNError(self.rank_message(input_shape))
         self.build_kernel((input_shape[-1], self.units), self.units)
+        # (in, units) as Keras shapes it, but held in memory as its transpose, one row of `in` weights per
+        # unit (PyTorch's layout): the product for one image, kernel^T x, then reads each unit's weights in
+        # one run. Measured, CIFAR-CNN's 2304x512 kernel: 84 to 94 us against 126 us; one prediction 6 to 9%
+        # quicker. Everything else sees the same (in, units) array.
+        self.kernel.value = np.asfortranarray(self.kernel.value)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):

@@ -12,7 +12,7 @@ def dense_forward(x, kernel, bias):
 
 def dense_backward(dy, x, kernel, input_grad=True):
     """Gradients (dx, dkernel, dbias) for upstream dy (units, N)."""
-    dkernel = matmul(x, dy.T)
+    dkernel = matmul(dy, x.T).T  # (in, units) in the kernel's own memory order (layers/core.py, Dense.build)
     dbias = dy.sum(axis=1)
     dx = matmul(kernel, dy) if input_grad else None
     return dx, dkernel, dbias
