@@ -166,14 +166,16 @@ def configuration():
         config = np.show_config(mode="dicts") if "mode" in np.show_config.__code__.co_varnames else {}
         blas = config.get("Build Dependencies", {}).get("blas", {})
         info["blas"] = {"name": blas.get("name"), "version": blas.get("version")}
-    from clearcnn.ops import backend, parallel
+    from clearcnn import ops
+    from clearcnn.ops.fast import compiled, parallel
     try:
         import numba
         info["numba"] = numba.__version__
     except ImportError:
         info["numba"] = None
-    info["clearcnn_compiled_kernels"] = backend.use_compiled
-    info["clearcnn_thread_pool"] = parallel.AVAILABLE
+    info["clearcnn_backend"] = ops.get_backend()
+    info["clearcnn_compiled_kernels"] = ops.get_backend() == "fast" and compiled.enabled
+    info["clearcnn_thread_pool"] = ops.get_backend() == "fast" and parallel.AVAILABLE
     try:
         import torch
         info["torch"] = torch.__version__
@@ -208,7 +210,7 @@ def main(argv=None):
     config = configuration()
     print(f"numpy {config['numpy']}, BLAS {config['blas']}, torch {config.get('torch')} "
           f"with {config.get('torch_threads')} threads, {config['cpus']} CPUs, env {config['env']}")
-    print(f"clearcnn: numba {config['numba']}, compiled kernels {'on' if config['clearcnn_compiled_kernels'] else 'off'}, "
+    print(f"clearcnn: backend {config['clearcnn_backend']}, numba {config['numba']}, compiled kernels {'on' if config['clearcnn_compiled_kernels'] else 'off'}, "
           f"own thread pool {'on' if config['clearcnn_thread_pool'] else 'off'}"
           + ("" if config["clearcnn_compiled_kernels"] else " (pip install -e '.[fast]' for both)"))
     results = []

@@ -1,14 +1,17 @@
-"""Shared fixtures. `engine_backend` runs a test once with the NumPy kernels and once with the compiled ones
-(when Numba is installed), so both stay held to the same oracles."""
+"""Shared fixtures. `engine_backend` runs a test once with the reference backend and once with the fast one
+(with its compiled kernels when Numba is installed), so both stay held to the same oracles."""
 import pytest
 
-from clearcnn.ops import backend
+from clearcnn import ops
+from clearcnn.ops.fast import compiled
 
-BACKENDS = ["numpy", "compiled"] if backend.HAVE_NUMBA else ["numpy"]
+BACKENDS = ["reference", "fast"]
 
 
 @pytest.fixture(params=BACKENDS)
 def engine_backend(request, monkeypatch):
-    monkeypatch.setattr(backend, "use_compiled", request.param == "compiled")
-    monkeypatch.setattr(backend, "MIN_BATCH", 1)  # the tests' small batches too
-    return request.param
+    before = ops.get_backend()
+    ops.set_backend(request.param)
+    monkeypatch.setattr(compiled, "MIN_BATCH", 1)  # the compiled kernels on the tests' small batches too
+    yield request.param
+    ops.set_backend(before)

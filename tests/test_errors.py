@@ -5,7 +5,7 @@ import pytest
 
 import clearcnn
 from clearcnn import ClearCNNError, initializers
-from clearcnn.layers import (Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D)
+from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 
 
 def built(layer, shape):

@@ -69,7 +69,7 @@ CASES = [
 @pytest.mark.parametrize("make", CASES)
 def test_explained_value_equals_forward_pass(make):
     rng = np.random.default_rng(7)
-    for trial in range(4):
+    for _ in range(4):
         layer = make()
         channels = int(rng.integers(1, 5))
         image = rng.normal(size=(9, 8, channels))

@@ -1,6 +1,7 @@
-"""Keras files (clearcnn/io/keras.py): the shared fixtures written by Keras 3 read back exactly, round trips with
-real Keras in both directions on random models, and a clear ClearCNNError for hostile, damaged, unsupported
-or mismatched files. Nothing in a file is ever executed."""
+"""Keras files (clearcnn/saving/keras.py): files written by Keras 3 read back exactly (a small model kept in
+tests/fixtures/keras, and SEED-CNN written by the installed Keras once a session), round trips with real Keras
+in both directions on random models, and a clear ClearCNNError for hostile, damaged, unsupported or
+mismatched files. Nothing in a file is ever executed."""
 import json
 import os
 import zipfile
@@ -13,8 +14,7 @@ import numpy as np
 import pytest
 
 from clearcnn import ClearCNNError
-from clearcnn.layers import (Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, InputLayer,
-                             MaxPooling2D, Rescaling)
+from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, InputLayer, MaxPooling2D, Rescaling
 from clearcnn.models import Sequential, load_model
 
 h5py = pytest.importorskip("h5py")
@@ -22,9 +22,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation doesn'
               pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1:UserWarning"),
               pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file:UserWarning")]
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "keras-fixtures"
-needs_fixtures = pytest.mark.skipif(not (FIXTURES / "mixed.keras").exists(),
-                                    reason="the shared Keras fixtures are not beside the project")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "keras"  # mixed: how it was made is in its README.md
 MODELS = ("mixed", "seed_cnn")
 TOLERANCE = 1e-5
 
@@ -33,9 +31,51 @@ def assert_close(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=0, atol=TOLERANCE)
 
 
-def fixture_io(name):
-    with np.load(FIXTURES / f"{name}_io.npz", allow_pickle=False) as data:
+def fixture_io(name, folder=FIXTURES):
+    with np.load(folder / f"{name}_io.npz", allow_pickle=False) as data:
         return data["x"], data["y"]
+
+
+@pytest.fixture(scope="session")
+def keras():
+    return pytest.importorskip("keras", reason="Keras is not installed")
+
+
+@pytest.fixture(scope="session")
+def seed_cnn_folder(keras, tmp_path_factory):
+    """SEED-CNN's files, 11 MB each and so not kept in the repository, written here by the installed Keras in
+    well under a second, the way mixed's were: built, compiled with Adam, fitted four steps (so the files hold
+    the optimizer's state too), then saved as .keras, .weights.h5 and legacy .h5 beside its inputs and Keras's
+    predictions."""
+    folder = tmp_path_factory.mktemp("seed_cnn")
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        L.Conv2D(6, 3, activation="relu"),
+        L.MaxPooling2D(3, strides=1),
+        L.Conv2D(16, 5, activation="relu"),
+        L.MaxPooling2D(3, strides=1),
+        L.Flatten(),
+        L.Dense(120, activation="relu"),
+        L.Dense(3, activation="softmax")], name="seed_cnn")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    # Pixels in [0, 1): the softmax then stays well inside (0, 1), so comparing outputs to 1e-5 tests every layer
+    # (standard normal ones, as in mixed_io.npz, push it to within 1e-5 of 1 here).
+    model.fit(rng.random((16, 32, 32, 3), np.float32), rng.integers(0, 3, 16), batch_size=4, verbose=0)
+    x = rng.random((5, 32, 32, 3), np.float32)
+    np.savez(folder / "seed_cnn_io.npz", x=x, y=np.asarray(model.predict(x, verbose=0)))
+    model.save(folder / "seed_cnn.keras")
+    model.save_weights(folder / "seed_cnn.weights.h5")
+    model.save(folder / "seed_cnn_legacy.h5")  # Keras warns that the format is legacy
+    return folder
+
+
+@pytest.fixture
+def folder(request, name):
+    """Where the files of the model `name` are: seed_cnn's need Keras, mixed's are kept in the repository."""
+    return request.getfixturevalue("seed_cnn_folder") if name == "seed_cnn" else FIXTURES
 
 
 # --- the fixture models, rebuilt by hand from their config.json (other layer names on purpose) --------------
@@ -63,41 +103,37 @@ def hand_built(name):
         Dense(3, activation="softmax", name="hand_d2")], name="hand_seed_cnn")
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", MODELS)
-def test_fixture_keras_archive_predicts_like_keras(name):
-    x, y = fixture_io(name)
-    model = load_model(FIXTURES / f"{name}.keras")
+def test_fixture_keras_archive_predicts_like_keras(name, folder):
+    x, y = fixture_io(name, folder)
+    model = load_model(folder / f"{name}.keras")
     assert [type(layer) for layer in model.layers] == [type(layer) for layer in hand_built(name).layers]
     assert model.input_shape == hand_built(name).input_shape
     assert_close(model.predict(x, verbose=0), y)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", MODELS)
-def test_fixture_legacy_h5_model_predicts_like_keras(name):
-    x, y = fixture_io(name)
-    model = load_model(FIXTURES / f"{name}_legacy.h5")
+def test_fixture_legacy_h5_model_predicts_like_keras(name, folder):
+    x, y = fixture_io(name, folder)
+    model = load_model(folder / f"{name}_legacy.h5")
     assert [type(layer) for layer in model.layers] == [type(layer) for layer in hand_built(name).layers]
     assert_close(model.predict(x, verbose=0), y)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("suffix", [".weights.h5", "_legacy.h5"])
-def test_fixture_weights_load_into_a_hand_built_model(name, suffix):
-    x, y = fixture_io(name)
+def test_fixture_weights_load_into_a_hand_built_model(name, folder, suffix):
+    x, y = fixture_io(name, folder)
     model = hand_built(name)
     assert np.abs(model.predict(x, verbose=0) - y).max() > 1e-3  # freshly initialised: not the answer yet
-    model.load_weights(FIXTURES / f"{name}{suffix}")
+    model.load_weights(folder / f"{name}{suffix}")
     assert_close(model.predict(x, verbose=0), y)
     # The arrays are Keras's, layer by layer, in Keras's order (kernel, then bias).
-    reference = load_model(FIXTURES / f"{name}.keras")
+    reference = load_model(folder / f"{name}.keras")
     for mine, theirs in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
 
 
-@needs_fixtures
 def test_fixture_weights_land_by_class_numbering_not_by_name():
     # The .weights.h5 keys are Keras's class-based numbering in model order (conv2d, conv2d_1, dense), not the
     # layer names (conv2d_2, conv2d_3, dense_2 in the file; hand_conv_a ... here).
@@ -113,11 +149,6 @@ def test_fixture_weights_land_by_class_numbering_not_by_name():
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu", "linear"]
 TORCH_BACKEND = os.environ.get("KERAS_BACKEND") == "torch"
-
-
-@pytest.fixture(scope="module")
-def keras():
-    return pytest.importorskip("keras")
 
 
 def _out(n, k, s, d, padding):
@@ -301,11 +332,10 @@ def test_clearcnn_written_files_load_in_keras(keras, tmp_path, seed):
     assert_close(again.predict(x, verbose=0), expected)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", MODELS)
-def test_a_fixture_saved_by_clearcnn_loads_in_keras(keras, tmp_path, name):
-    x, y = fixture_io(name)
-    model = load_model(FIXTURES / f"{name}.keras")
+def test_a_fixture_saved_by_clearcnn_loads_in_keras(keras, tmp_path, name, folder):
+    x, y = fixture_io(name, folder)
+    model = load_model(folder / f"{name}.keras")
     model.save(tmp_path / "again.keras")
     loaded = keras.saving.load_model(tmp_path / "again.keras")
     assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
@@ -344,7 +374,6 @@ def mixed_layer(config, class_name, index=0):
     return [entry for entry in config["config"]["layers"] if entry["class_name"] == class_name][index]
 
 
-@needs_fixtures
 @pytest.mark.parametrize("member", ["../evil", "sub/../../evil", "/etc/evil", "\\evil", "C:/evil"])
 def test_unsafe_member_names_are_refused(tmp_path, member):
     contents = members(FIXTURES / "mixed.keras")
@@ -357,7 +386,6 @@ def test_unsafe_member_names_are_refused(tmp_path, member):
     assert not (tmp_path.parent / "evil").exists()
 
 
-@needs_fixtures
 @pytest.mark.parametrize("class_name", ["BatchNormalization", "Conv1D", "Lambda", "os.system", "Weight", "Layer"])
 def test_unsupported_layers_are_named(tmp_path, class_name):
     def edit(config):
@@ -366,7 +394,6 @@ def test_unsupported_layers_are_named(tmp_path, class_name):
         load_model(edited_mixed(tmp_path, edit))
 
 
-@needs_fixtures
 @pytest.mark.parametrize("class_name, option, value", [
     ("Conv2D", "groups", 2),
     ("Conv2D", "kernel_regularizer", {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01},
@@ -385,7 +412,6 @@ def test_unsupported_options_switched_on_are_named(tmp_path, class_name, option,
         load_model(edited_mixed(tmp_path, edit))
 
 
-@needs_fixtures
 def test_unsupported_options_left_off_are_fine(tmp_path):
     def edit(config):
         dense = mixed_layer(config, "Dense")["config"]
@@ -394,7 +420,6 @@ def test_unsupported_options_left_off_are_fine(tmp_path):
     assert_close(load_model(edited_mixed(tmp_path, edit)).predict(x, verbose=0), y)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("class_name, activation", [("Conv2D", "gelu"), ("Dense", "selu"), ("Activation", "swish"),
                                                     ("Activation", "os.system")])
 def test_unsupported_activations_are_named(tmp_path, class_name, activation):
@@ -404,7 +429,6 @@ def test_unsupported_activations_are_named(tmp_path, class_name, activation):
         load_model(edited_mixed(tmp_path, edit))
 
 
-@needs_fixtures
 def test_unknown_initializer_and_dtype_are_named(tmp_path):
     def initializer(config):
         mixed_layer(config, "Dense")["config"]["kernel_initializer"] = {
@@ -413,13 +437,12 @@ def test_unknown_initializer_and_dtype_are_named(tmp_path):
         load_model(edited_mixed(tmp_path, initializer))
     for dtype in ("float16", "bfloat16", {"module": "keras", "class_name": "DTypePolicy",
                                           "config": {"name": "mixed_float16"}}):
-        def edit(config):
+        def edit(config, dtype=dtype):
             mixed_layer(config, "Conv2D")["config"]["dtype"] = dtype
         with pytest.raises(ClearCNNError, match="float16"):
             load_model(edited_mixed(tmp_path, edit))
 
 
-@needs_fixtures
 def test_plain_string_dtypes_load(tmp_path):
     def edit(config):
         config["config"]["dtype"] = "float32"
@@ -437,7 +460,6 @@ def _strip_build_shapes(config):
         entry.pop("build_config", None)
 
 
-@needs_fixtures
 def test_keras2_batch_input_shape_on_the_first_layer_loads(tmp_path):
     def edit(config):
         _strip_build_shapes(config)
@@ -451,7 +473,6 @@ def test_keras2_batch_input_shape_on_the_first_layer_loads(tmp_path):
     assert_close(model.predict(x, verbose=0), y)
 
 
-@needs_fixtures
 def test_keras2_input_layer_with_batch_input_shape_loads(tmp_path):
     def edit(config):
         _strip_build_shapes(config)
@@ -464,7 +485,6 @@ def test_keras2_input_layer_with_batch_input_shape_loads(tmp_path):
     assert_close(model.predict(x, verbose=0), y)
 
 
-@needs_fixtures
 def test_a_model_without_any_input_shape_is_refused(tmp_path):
     def edit(config):
         _strip_build_shapes(config)
@@ -473,7 +493,6 @@ def test_a_model_without_any_input_shape_is_refused(tmp_path):
         load_model(edited_mixed(tmp_path, edit))
 
 
-@needs_fixtures
 @pytest.mark.parametrize("shape", [5, "abc", [None, "a", 17, 2], [None, -3, 17, 2], [None, 20.5, 17, 2]])
 def test_an_invalid_build_shape_is_refused(tmp_path, shape):
     def edit(config):
@@ -484,7 +503,6 @@ def test_an_invalid_build_shape_is_refused(tmp_path, shape):
         load_model(edited_mixed(tmp_path, edit))
 
 
-@needs_fixtures
 @pytest.mark.parametrize("damage", ["bad json", "missing layer group", "truncated"])
 def test_damaged_legacy_h5_models_are_refused(tmp_path, damage):
     path = tmp_path / "legacy.h5"
@@ -503,7 +521,6 @@ def test_damaged_legacy_h5_models_are_refused(tmp_path, damage):
             hand_built("mixed").load_weights(path)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("config", [
     {"module": "keras", "class_name": "Functional", "config": {}},
     {"class_name": "Sequential", "config": {"layers": "not a list"}},
@@ -515,7 +532,6 @@ def test_other_models_and_malformed_configs_are_refused(tmp_path, config):
         load_model(edited_mixed(tmp_path, lambda _: config))
 
 
-@needs_fixtures
 def test_a_layer_config_missing_a_required_option_is_refused(tmp_path):
     def edit(config):
         del mixed_layer(config, "Conv2D")["config"]["filters"]
@@ -523,7 +539,6 @@ def test_a_layer_config_missing_a_required_option_is_refused(tmp_path):
         load_model(edited_mixed(tmp_path, edit))
 
 
-@needs_fixtures
 def test_loading_never_executes_code(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(os, "system", lambda *args: calls.append(args))
@@ -552,7 +567,6 @@ def test_loading_never_executes_code(tmp_path, monkeypatch):
     assert calls == [] and not (tmp_path / "pwned").exists() and not Path("pwned").exists()
 
 
-@needs_fixtures
 def test_truncated_and_corrupt_keras_archives_are_refused(tmp_path):
     raw = (FIXTURES / "mixed.keras").read_bytes()
     for cut in (0, 10, len(raw) // 2, len(raw) - 30):
@@ -570,7 +584,6 @@ def test_truncated_and_corrupt_keras_archives_are_refused(tmp_path):
         load_model(tmp_path / "text.keras")
 
 
-@needs_fixtures
 def test_corrupt_deflated_member_is_refused(tmp_path):
     path = edited_mixed(tmp_path, lambda config: None, compression=zipfile.ZIP_DEFLATED)
     info = zipfile.ZipFile(path).getinfo("config.json")
@@ -583,7 +596,6 @@ def test_corrupt_deflated_member_is_refused(tmp_path):
         load_model(path)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("change", ["no config", "no weights", "bad json", "bad weights"])
 def test_incomplete_archives_are_refused(tmp_path, change):
     contents = members(FIXTURES / "mixed.keras")
@@ -599,7 +611,6 @@ def test_incomplete_archives_are_refused(tmp_path, change):
         load_model(write_zip(tmp_path / "incomplete.keras", contents))
 
 
-@needs_fixtures
 def test_corrupt_and_foreign_weights_files_are_refused(tmp_path):
     model = hand_built("mixed")
     before = model.get_weights()
@@ -621,7 +632,6 @@ def test_corrupt_and_foreign_weights_files_are_refused(tmp_path):
         np.testing.assert_array_equal(mine, old)  # nothing half-loaded
 
 
-@needs_fixtures
 @pytest.mark.parametrize("suffix", [".weights.h5", "_legacy.h5", ".keras"])
 def test_weights_of_another_architecture_are_refused(tmp_path, suffix):
     model = hand_built("seed_cnn")
@@ -644,7 +654,6 @@ def test_weights_of_another_architecture_are_refused(tmp_path, suffix):
         np.testing.assert_array_equal(mine, old)
 
 
-@needs_fixtures
 def test_legacy_weights_only_file_is_not_a_model(tmp_path):
     with h5py.File(FIXTURES / "mixed_legacy.h5", "r") as source, h5py.File(tmp_path / "w.h5", "w") as target:
         for key, value in source["model_weights"].attrs.items():

@@ -7,11 +7,9 @@ import pytest
 
 from clearcnn import ClearCNNError
 from clearcnn.layers import Dense
-from clearcnn.losses import (BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError,
-                             SparseCategoricalCrossentropy)
+from clearcnn.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, SparseCategoricalCrossentropy
 from clearcnn.losses import get as get_loss
-from clearcnn.metrics import (Accuracy, BinaryAccuracy, CategoricalAccuracy, MeanAbsoluteError,
-                              SparseCategoricalAccuracy)
+from clearcnn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, MeanAbsoluteError, SparseCategoricalAccuracy
 from clearcnn.metrics import get as get_metric
 from clearcnn.models import Sequential
 

@@ -1,13 +1,12 @@
-"""Sequential: the article's Keras code (SPEC S8/S10), summary (S9, S5), training against NumPy worked by
-hand, the loops' Keras semantics (history, evaluate forms, batching), determinism, NaN stops and user
-mistakes, and a CNN that learns the embedded MNIST-10k digits to 97%."""
-from pathlib import Path
-
+"""Sequential: the article's Keras code, summary, training against NumPy worked by hand, the loops' Keras
+semantics (history, evaluate forms, batching), determinism, NaN stops and user mistakes, and a CNN that learns
+the embedded MNIST-10k digits to 97%."""
 import numpy as np
 import pytest
 
 from clearcnn import ClearCNNError
 from clearcnn.callbacks import LambdaCallback
+from clearcnn.datasets import load_mnist10k
 from clearcnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from clearcnn.models import Sequential
 from clearcnn.optimizers import SGD, Adam
@@ -26,7 +25,7 @@ def hand_crossentropy(x, y, kernel, bias):
 
 
 def article_model_add_form():
-    """SPEC S10: the article's code, only the imports changed."""
+    """The article's code, only the imports changed."""
     model = Sequential()
     model.add(Conv2D(6, kernel_size=(3, 3), padding="valid", activation='relu', strides=1, input_shape=(32, 32, 3)))
     model.add(MaxPooling2D(pool_size=(3, 3), strides=1))
@@ -377,24 +376,8 @@ def test_fit_argument_mistakes():
 
 # --- the embedded MNIST-10k ---------------------------------------------------------------------
 
-def load_mnist():
-    try:
-        from clearcnn.datasets import load_mnist10k
-    except ImportError:
-        load_mnist10k = None
-    if load_mnist10k is not None:
-        return load_mnist10k()
-    root = Path(__file__).resolve().parents[1]
-    for path in (root / "src" / "clearcnn" / "data" / "mnist10k.npz",
-                 root.parent / "shared" / "datasets" / "mnist10k.npz"):
-        if path.exists():
-            with np.load(path, allow_pickle=False) as f:
-                return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-    pytest.skip("mnist10k.npz not found")
-
-
 def test_small_cnn_learns_mnist10k_to_97_percent():
-    (x_train, y_train), (x_test, y_test) = load_mnist()
+    (x_train, y_train), (x_test, y_test) = load_mnist10k()
     assert x_train.shape == (8000, 28, 28) and x_test.shape == (2000, 28, 28)
     x_train = (x_train[..., None] / 255).astype("float32")
     x_test = (x_test[..., None] / 255).astype("float32")

@@ -5,12 +5,11 @@ gradients are compared on the linear layer, since activations have their own gra
 """
 import numpy as np
 import pytest
+import reference
+from reference import CONV_GRID, POOL_GRID, conv_id, distinct_values, pool_id
 
 from clearcnn.layers import AveragePooling2D, Conv2D, MaxPooling2D
 from clearcnn.ops import swap_batch_axis
-
-import reference
-from reference import CONV_GRID, POOL_GRID, conv_id, distinct_values, pool_id
 
 pytestmark = pytest.mark.usefixtures("engine_backend")  # NumPy and compiled kernels alike
 

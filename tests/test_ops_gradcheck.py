@@ -9,11 +9,10 @@ import zlib
 
 import numpy as np
 import pytest
+from reference import ACTIVATION_NAMES, CONV_GRID, POOL_GRID, conv_id, distinct_values, pool_id
 
 from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from clearcnn.ops import get_activation, swap_batch_axis
-
-from reference import ACTIVATION_NAMES, CONV_GRID, POOL_GRID, conv_id, distinct_values, pool_id
 
 pytestmark = pytest.mark.usefixtures("engine_backend")  # NumPy and compiled kernels alike
 

@@ -254,16 +254,18 @@ def test_adam_matches_torch_for_50_steps(epsilon):
 def test_sgd_momentum_compiled_equals_numpy_over_many_steps(nesterov, dtype, orders, monkeypatch):
     """A large weight, split across the pool, against the NumPy update, step after step; the weight and its
     gradient in either memory order (Dense keeps its kernel in Fortran order)."""
-    from clearcnn.ops import backend, parallel
-    if not backend.HAVE_NUMBA:
+    from clearcnn import ops
+    from clearcnn.ops.fast import compiled as compiled_kernels
+    from clearcnn.ops.fast import parallel
+    if not compiled_kernels.AVAILABLE:
         pytest.skip("Numba is not installed")
     rng = np.random.default_rng(4)
     start = np.asarray(rng.standard_normal((300, 70)), dtype, order=orders[0])
     grads = [np.asarray(rng.standard_normal(start.shape), dtype, order=orders[1]) for _ in range(5)]
     monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 1000)  # several parts even for this weight
-    finals = []
-    for compiled in (False, True):
-        monkeypatch.setattr(backend, "use_compiled", compiled)
+    finals, before = [], ops.get_backend()
+    for backend in ("reference", "fast"):
+        ops.set_backend(backend)
         weight = Weight("w", start.copy(order="K"))
         optimizer = SGD(learning_rate=0.05, momentum=0.9, nesterov=nesterov)
         with parallel.engine_threads():
@@ -271,6 +273,7 @@ def test_sgd_momentum_compiled_equals_numpy_over_many_steps(nesterov, dtype, ord
                 weight.grad = g
                 optimizer.apply([weight])
         finals.append(weight.value)
+    ops.set_backend(before)
     assert not np.allclose(finals[1], start)
     assert all(final.flags[orders[0] + "_CONTIGUOUS"] for final in finals)  # updated in place
     np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6)

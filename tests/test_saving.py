@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-import clearcnn.io.native as native
+import clearcnn.saving.native as native
 from clearcnn import ClearCNNError
 from clearcnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from clearcnn.metrics import BinaryAccuracy

@@ -9,7 +9,6 @@ import clearcnn
 from clearcnn import ClearCNNError, output_size, size_report
 from clearcnn.layers import AveragePooling2D, Conv2D, Dense, Flatten, MaxPooling2D
 
-
 # --- SPEC S5: the article's stride example --------------------------------------------------------
 
 def test_seven_pixels_kernel_3_stride_2_gives_3():

@@ -7,11 +7,10 @@ Skipped where torch is not installed (CI installs it).
 """
 import numpy as np
 import pytest
+from reference import CONV_GRID, POOL_GRID, conv_id, distinct_values, pad_nhwc, pads_2d, pair, pool_id
 
 from clearcnn.layers import AveragePooling2D, Conv2D, MaxPooling2D
 from clearcnn.ops import swap_batch_axis
-
-from reference import CONV_GRID, POOL_GRID, conv_id, distinct_values, pad_nhwc, pads_2d, pair, pool_id
 
 pytestmark = pytest.mark.usefixtures("engine_backend")  # NumPy and compiled kernels alike
 

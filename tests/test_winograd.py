@@ -10,17 +10,20 @@ import zlib
 
 import numpy as np
 import pytest
-
-from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-from clearcnn.models import Sequential
-from clearcnn.ops import backend, conv, parallel, swap_batch_axis, winograd
-from clearcnn.ops.windows import Geometry
-from clearcnn.ops.workspace import Workspace
-
 from reference import CONV_GRID, conv_id, pair
 from test_ops_gradcheck import check_layer, pre_activation_margin
 
-COMPILED = [False, True] if backend.HAVE_NUMBA else [False]
+from clearcnn import ops
+from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from clearcnn.models import Sequential
+from clearcnn.ops import reference, swap_batch_axis
+from clearcnn.ops.fast import compiled as compiled_kernels
+from clearcnn.ops.fast import conv, parallel, winograd
+from clearcnn.ops.fast.workspace import NoWorkspace, Workspace
+from clearcnn.ops.geometry import Geometry
+
+COMPILED = [False, True] if compiled_kernels.AVAILABLE else [False]
+LINEAR = ops.get_activation(None)
 
 SHAPES = [  # (H, W, C, F, N, padding)
     ((6, 6), 3, 2, 2, "valid"),          # even output (4x4)
@@ -33,13 +36,39 @@ SHAPES = [  # (H, W, C, F, N, padding)
 SHAPE_IDS = [f"{h}x{w}x{c}-f{f}-n{n}-{p}".replace(" ", "") for (h, w), c, f, n, p in SHAPES]
 
 
-WINOGRADS = list(conv.WINOGRAD)  # "winograd" (batch innermost), "winograd_nhwc" (channels innermost)
+WINOGRADS = ["winograd", "winograd_nhwc"]  # batch innermost, channels innermost
+
+
+@pytest.fixture(autouse=True)
+def fast_backend():
+    """These tests are about the fast backend's algorithms, also where they run inside layers."""
+    before = ops.get_backend()
+    ops.set_backend("fast")
+    yield
+    ops.set_backend(before)
 
 
 @pytest.fixture(params=COMPILED, ids=lambda compiled: "compiled" if compiled else "numpy")
 def compiled(request, monkeypatch):
-    monkeypatch.setattr(backend, "use_compiled", request.param)
+    monkeypatch.setattr(compiled_kernels, "enabled", request.param)
     return request.param
+
+
+def im2col_reference(x, kernel, bias, geometry):
+    return reference.conv2d_forward(x, kernel, bias, geometry, LINEAR)
+
+
+def im2col_reference_backward(dy, kernel, cache, geometry, input_grad=True):
+    return reference.conv2d_backward(dy, kernel, cache, geometry, LINEAR, input_grad)
+
+
+def forward(algorithm, x, kernel, bias, geometry, workspace=NoWorkspace, relu=False):
+    """One of the fast backend's algorithms, called directly."""
+    return conv.ALGORITHMS[algorithm][0](x, kernel, bias, geometry, workspace, relu)
+
+
+def backward(algorithm, dy, kernel, cache, geometry, workspace=NoWorkspace, input_grad=True):
+    return conv.ALGORITHMS[algorithm][1](dy, kernel, cache, geometry, input_grad, workspace)
 
 
 def random_case(hw, c, f, n, padding, dtype=np.float64, seed=0):
@@ -57,17 +86,17 @@ def random_case(hw, c, f, n, padding, dtype=np.float64, seed=0):
 def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, algorithm, monkeypatch):
     rng, x, kernel, bias, geometry = random_case(*case)
     # the reference: im2col, then ReLU and its gradient by hand
-    z_ref, cache_ref = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
+    z_ref, cache_ref = im2col_reference(x, kernel, bias, geometry)
     y_ref = np.maximum(z_ref, 0) if relu else z_ref
     dy = rng.standard_normal(y_ref.shape)
-    dx_ref, dk_ref, db_ref = conv.conv2d_backward(dy * (z_ref > 0) if relu else dy, kernel, cache_ref, geometry)
+    dx_ref, dk_ref, db_ref = im2col_reference_backward(dy * (z_ref > 0) if relu else dy, kernel, cache_ref, geometry)
     workspace = Workspace()
     monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 0)  # split even these small images
     monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)
     with parallel.engine_threads(64 if threads else 1):
         for _ in range(2):  # the second call reuses the workspace's buffers
-            y, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm, relu=relu)
-            dx, dk, db = conv.conv2d_backward(dy, kernel, cache, geometry, workspace=workspace)
+            y, cache = forward(algorithm, x, kernel, bias, geometry, workspace, relu)
+            dx, dk, db = backward(algorithm, dy, kernel, cache, geometry, workspace)
             np.testing.assert_allclose(y, y_ref, atol=1e-11)
             np.testing.assert_allclose(dx, dx_ref, atol=1e-11)
             np.testing.assert_allclose(dk, dk_ref, atol=1e-11)
@@ -80,11 +109,11 @@ def test_winograd_results_do_not_alias_the_workspace(compiled, algorithm):
     """What a call hands back survives the next call (the workspace only holds scratch and caches)."""
     _, x, kernel, bias, geometry = random_case((6, 6), 3, 2, 2, "valid")  # no padding at all
     workspace = Workspace()
-    y1, cache = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm)
-    dx1, _, _ = conv.conv2d_backward(np.ones_like(y1), kernel, cache, geometry, workspace=workspace)
+    y1, cache = forward(algorithm, x, kernel, bias, geometry, workspace)
+    dx1, _, _ = backward(algorithm, np.ones_like(y1), kernel, cache, geometry, workspace)
     kept_y, kept_dx = y1.copy(), dx1.copy()
-    y2, cache = conv.conv2d_forward(2 * x, kernel, bias, geometry, workspace, algorithm=algorithm)
-    conv.conv2d_backward(3 * np.ones_like(y2), kernel, cache, geometry, workspace=workspace)
+    y2, cache = forward(algorithm, 2 * x, kernel, bias, geometry, workspace)
+    backward(algorithm, 3 * np.ones_like(y2), kernel, cache, geometry, workspace)
     np.testing.assert_array_equal(y1, kept_y)
     np.testing.assert_array_equal(dx1, kept_dx)
 
@@ -113,36 +142,36 @@ def test_layers_around_a_channels_innermost_conv_give_the_same_numbers(follower,
                             *FOLLOWERS[follower]()])
         model.set_weights([np.random.default_rng(12 + i).standard_normal(w.shape).astype(np.float32) * 0.3
                            for i, w in enumerate(model.get_weights())])
-        y = model.forward(x, training=True)
+        y = model.call(x, training=True)
         model.backward(np.cos(np.arange(y.size, dtype=np.float32)).reshape(y.shape))
         assert model.layers[1]._cache[1][0] == algorithm
         results[algorithm] = [y] + [w.grad for w in model.weights]
-    for ours, reference in zip(results["winograd_nhwc"], results["im2col"]):
-        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
+    for ours, expected in zip(results["winograd_nhwc"], results["im2col"]):
+        np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("case", SHAPES[:3], ids=SHAPE_IDS[:3])
 def test_im2col_fused_relu_equals_relu_after(case):
     rng, x, kernel, bias, geometry = random_case(*case)
-    z, cache = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
-    y, fused_cache = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col", relu=True)
+    z, cache = forward("im2col", x, kernel, bias, geometry)
+    y, fused_cache = forward("im2col", x, kernel, bias, geometry, relu=True)
     np.testing.assert_array_equal(y, np.maximum(z, 0))
     dy = rng.standard_normal(y.shape)
-    for ours, reference in zip(conv.conv2d_backward(dy, kernel, fused_cache, geometry),
-                               conv.conv2d_backward(dy * (z > 0), kernel, cache, geometry)):
-        np.testing.assert_allclose(ours, reference, atol=1e-12)
+    for ours, expected in zip(backward("im2col", dy, kernel, fused_cache, geometry),
+                              backward("im2col", dy * (z > 0), kernel, cache, geometry)):
+        np.testing.assert_allclose(ours, expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("algorithm", WINOGRADS)
 def test_winograd_without_bias_or_input_gradient(compiled, algorithm):
     rng, x, kernel, _, geometry = random_case((7, 7), 4, 3, 2, "same")
-    y_ref, cache_ref = conv.conv2d_forward(x, kernel, None, geometry, algorithm="im2col")
-    y, cache = conv.conv2d_forward(x, kernel, None, geometry, algorithm=algorithm)
+    y_ref, cache_ref = im2col_reference(x, kernel, None, geometry)
+    y, cache = forward(algorithm, x, kernel, None, geometry)
     np.testing.assert_allclose(y, y_ref, atol=1e-11)
     dy = rng.standard_normal(y.shape)
-    dx, dk, _ = conv.conv2d_backward(dy, kernel, cache, geometry, input_grad=False)
+    dx, dk, _ = backward(algorithm, dy, kernel, cache, geometry, input_grad=False)
     assert dx is None
-    np.testing.assert_allclose(dk, conv.conv2d_backward(dy, kernel, cache_ref, geometry)[1], atol=1e-11)
+    np.testing.assert_allclose(dk, im2col_reference_backward(dy, kernel, cache_ref, geometry)[1], atol=1e-11)
 
 
 @pytest.mark.parametrize("algorithm", WINOGRADS)
@@ -151,10 +180,10 @@ def test_a_kernel_changed_in_place_is_not_served_a_stale_transform(compiled, alg
     optimizer step or set_weights does, must be noticed."""
     _, x, kernel, bias, geometry = random_case((7, 7), 4, 3, 2, "same")
     workspace = Workspace()
-    conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm)
+    forward(algorithm, x, kernel, bias, geometry, workspace)
     kernel[1, 2, 3, 0] += 0.5  # one number, in place
-    y, _ = conv.conv2d_forward(x, kernel, bias, geometry, workspace, algorithm=algorithm)
-    np.testing.assert_allclose(y, conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")[0], atol=1e-11)
+    y, _ = forward(algorithm, x, kernel, bias, geometry, workspace)
+    np.testing.assert_allclose(y, im2col_reference(x, kernel, bias, geometry)[0], atol=1e-11)
 
 
 def test_workspace_reuse_keeps_a_result_while_its_source_is_unchanged():
@@ -173,13 +202,12 @@ def test_workspace_reuse_keeps_a_result_while_its_source_is_unchanged():
     assert len(calls) == 3  # first call, after the change, for the new dtype
 
 
-@pytest.mark.skipif(not backend.HAVE_NUMBA, reason="Numba is not installed")
+@pytest.mark.skipif(not compiled_kernels.AVAILABLE, reason="Numba is not installed")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("cut", [(0, 0), (1, 0), (3, 2)], ids=["whole", "cut-rows", "cut-both"])
 def test_compiled_transforms_equal_numpy_ones(dtype, relu, cut):
     """Each compiled tile transform against its NumPy reference, over part of the channel range only."""
-    from clearcnn.ops import compiled as compiled_kernels
     rng = np.random.default_rng(3)
     c, th, tw, n = 5, 3, 4, 6
     start, stop = 1, 4
@@ -196,10 +224,10 @@ def test_compiled_transforms_equal_numpy_ones(dtype, relu, cut):
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
     for name, inputs, out_shapes in cases:
         originals = [rng.standard_normal(shape).astype(dtype) for shape in out_shapes]
-        ours, reference = [a.copy() for a in originals], [a.copy() for a in originals]
-        getattr(compiled_kernels, name)(*inputs, *ours, start, stop)
-        getattr(winograd.NumPyKernels, name)(*inputs, *reference, start, stop)
-        for mine, theirs, original in zip(ours, reference, originals):
+        ours, expected = [a.copy() for a in originals], [a.copy() for a in originals]
+        getattr(compiled_kernels.kernels().winograd, name)(*inputs, *ours, start, stop)
+        getattr(winograd.NumPyTransforms, name)(*inputs, *expected, start, stop)
+        for mine, theirs, original in zip(ours, expected, originals):
             np.testing.assert_allclose(mine, theirs, rtol=tolerance, atol=tolerance, err_msg=name)
             channel_axis = 2 if mine.ndim == 6 else 0
             others = [i for i in range(c) if not start <= i < stop]
@@ -288,7 +316,7 @@ def test_choose_algorithm(kernel_shape, strides, dilation, batch_64, batch_1, co
 
 # --- the thread pool ---------------------------------------------------------------------------------
 
-needs_pool = pytest.mark.skipif(not (parallel.AVAILABLE and backend.HAVE_NUMBA),
+needs_pool = pytest.mark.skipif(not (parallel.AVAILABLE and compiled_kernels.AVAILABLE),
                                 reason="the pool needs threadpoolctl, Numba and two cores")
 
 
@@ -348,16 +376,16 @@ def test_engine_threads_restores_blas_threads():
 def test_im2col_split_over_the_pool_gives_the_same_numbers(case, monkeypatch):
     """The im2col copy and the col2im sum, split by channels across the pool, against one thread."""
     rng, x, kernel, bias, geometry = random_case(*case)
-    y_ref, cache_ref = conv.conv2d_forward(x, kernel, bias, geometry, algorithm="im2col")
+    y_ref, cache_ref = im2col_reference(x, kernel, bias, geometry)
     dy = rng.standard_normal(y_ref.shape)
-    reference = conv.conv2d_backward(dy, kernel, cache_ref, geometry)
+    expected = im2col_reference_backward(dy, kernel, cache_ref, geometry)
     monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 0)
     monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)
     with parallel.engine_threads():
-        y, cache = conv.conv2d_forward(x, kernel, bias, geometry, Workspace(), algorithm="im2col")
-        ours = conv.conv2d_backward(dy, kernel, cache, geometry)
+        y, cache = forward("im2col", x, kernel, bias, geometry, Workspace())
+        ours = backward("im2col", dy, kernel, cache, geometry)
     np.testing.assert_allclose(y, y_ref, atol=1e-12)
-    for mine, theirs in zip(ours, reference):
+    for mine, theirs in zip(ours, expected):
         np.testing.assert_allclose(mine, theirs, atol=1e-12)
 
 
@@ -386,14 +414,14 @@ def test_kernels_that_fail_to_load_fall_back_to_numpy(monkeypatch):
     real_import = builtins.__import__
 
     def failing_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level and fromlist and "compiled" in fromlist:
+        if level and name == "jit":
             raise RuntimeError("no locator available for the cache")
         return real_import(name, globals, locals, fromlist, level)
 
-    monkeypatch.setattr(backend, "use_compiled", True)
-    monkeypatch.setattr(backend, "_module", None)  # as in a fresh process
+    monkeypatch.setattr(compiled_kernels, "enabled", True)
+    monkeypatch.setattr(compiled_kernels, "_kernels", None)  # as in a fresh process
     monkeypatch.setattr(builtins, "__import__", failing_import)
     with pytest.warns(RuntimeWarning, match="NumPy kernels instead"):
-        assert backend.compiled() is None
-    assert backend.use_compiled is False
-    assert backend.compiled() is None  # and quietly from then on
+        assert compiled_kernels.kernels() is None
+    assert compiled_kernels.enabled is False
+    assert compiled_kernels.kernels() is None  # and quietly from then on

@@ -4,9 +4,8 @@ Each `update(value, grad, slots, t)` changes one variable in place; `t` is the 1
 """
 import numpy as np
 
+from . import ops
 from .errors import ClearCNNError
-from .ops import backend
-from .ops.parallel import MIN_PART_ITEMS, run
 
 
 class Optimizer:
@@ -67,15 +66,6 @@ class Optimizer:
         return cls(**config)
 
 
-def memory_order(*arrays):
-    """"C" or "F" when all the arrays are contiguous in that order (ravel(order) is then a view of each; Dense
-    keeps its kernel in "F"), else None."""
-    for order, flag in (("C", "c_contiguous"), ("F", "f_contiguous")):
-        if all(getattr(a.flags, flag) for a in arrays):
-            return order
-    return None
-
-
 class SGD(Optimizer):
     """velocity = momentum * velocity - lr * g;  w += velocity  (or, with nesterov,
     w += momentum * velocity - lr * g). With momentum 0: w -= lr * g."""
@@ -88,23 +78,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
     def update(self, w, g, slots, t):
-        lr = w.dtype.type(self.learning_rate)
-        if self.momentum == 0:
-            w -= lr * g
-            return
-        velocity = slots[0]
-        compiled = backend.compiled()
-        order = memory_order(w, velocity)
-        if compiled and order:  # one pass instead of four, over the arrays as they lie in memory
-            # views of w and velocity; g is copied only when it lies in the other order
-            flat_w, flat_g, flat_v = w.ravel(order), np.ravel(g, order), velocity.ravel(order)
-            momentum = w.dtype.type(self.momentum)
-            run(lambda start, stop: compiled.sgd_momentum(flat_w, flat_g, flat_v, lr, momentum, self.nesterov,
-                                                          start, stop), w.size, grain=MIN_PART_ITEMS)
-            return
-        velocity *= self.momentum
-        velocity -= lr * g
-        w += self.momentum * velocity - lr * g if self.nesterov else velocity
+        ops.sgd_step(w, g, slots[0], self.learning_rate, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -120,11 +94,7 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def update(self, w, g, slots, t):
-        m, v = slots
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        m += (1 - self.beta_1) * (g - m)
-        v += (1 - self.beta_2) * (g * g - v)
-        w -= (alpha * m / (np.sqrt(v) + self.epsilon)).astype(w.dtype, copy=False)
+        ops.adam_step(w, g, *slots, self.learning_rate, self.beta_1, self.beta_2, self.epsilon, t)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -140,15 +110,7 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
 
     def update(self, w, g, slots, t):
-        velocity, buffer = slots
-        velocity *= self.rho
-        velocity += (1 - self.rho) * g * g
-        step = (self.learning_rate * g / np.sqrt(velocity + self.epsilon)).astype(w.dtype, copy=False)
-        if self.momentum > 0:
-            buffer *= self.momentum
-            buffer += step
-            step = buffer
-        w -= step
+        ops.rmsprop_step(w, g, *slots, self.learning_rate, self.rho, self.momentum, self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon}

@@ -1,4 +1,4 @@
-"""Ready-made networks: the article's (SPEC S8), the CIFAR reference (SPEC section 3) and the default
+"""Ready-made networks: the seed network (a classic small tutorial CNN), a CIFAR-10 network and the default
 digit classifier that `clearcnn train` uses. Each starts with Rescaling(1/255), so models take raw
 0-255 pixels, and ends with a softmax over the classes."""
 from .errors import ClearCNNError
@@ -10,7 +10,7 @@ DEFAULT_CLASSES = {"default": 10, "seed": 3, "cifar": 10}
 
 
 def seed_layers(classes):
-    """The article's network, with the "+1" of the output-size formula put back."""
+    """The seed network: two conv and pooling stages, then two dense layers."""
     return [Conv2D(6, (3, 3), padding="valid", activation="relu", strides=1), MaxPooling2D((3, 3), strides=1),
             Conv2D(16, (5, 5), padding="valid", activation="relu", strides=1), MaxPooling2D((3, 3), strides=1),
             Flatten(), Dense(120, activation="relu"), Dense(classes, activation="softmax")]
@@ -25,7 +25,7 @@ def cifar_layers(classes):
 def default_layers(classes):
     """A small network that reaches about 98.5% on the embedded digits in a minute on two cores.
 
-    On 28x28 every window fits exactly (28 -> 24 -> 12 -> 10 -> 5): no pixel is left uncovered (SPEC S5)."""
+    On 28x28 every window fits exactly (28 -> 24 -> 12 -> 10 -> 5): no pixel is left uncovered."""
     return [Conv2D(32, 5, activation="relu"), MaxPooling2D(2), Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
             Flatten(), Dropout(0.3), Dense(128, activation="relu"), Dense(classes, activation="softmax")]
 

@@ -1,4 +1,4 @@
-"""Image folders, one sub-folder per class (SPEC S11), after keras.utils.image_dataset_from_directory.
+"""Image folders, one sub-folder per class, after keras.utils.image_dataset_from_directory.
 
     main_directory/
         class_a/  a_1.jpg  a_2.png ...

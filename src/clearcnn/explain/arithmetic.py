@@ -1,4 +1,4 @@
-"""The arithmetic of one output value, step by step, as the article lays it out (SPEC S2, S6).
+"""The arithmetic of one output value, step by step, as a textbook lays it out.
 
 For a conv cell: for each input channel, each kernel column's products and their sum
 (`3x1 + 5x1 + 5x1 = 13`), then the channel's total (`13 + 0 + 11 = 24`); then the sum over channels,
@@ -148,12 +148,11 @@ def explain_cell(layer, image, row, col, index=0):
 
 def layer_input(model, layer, image):
     """The (H, W, C) input that `layer` of `model` receives when the model sees one image."""
-    from ..ops import swap_batch_axis
-    h = swap_batch_axis(model.check_input(np.asarray(image)[None]))
-    for candidate in model.layers:
+    previous = model.check_input(np.asarray(image)[None])[0]
+    for candidate, output in model.layer_outputs(np.asarray(image)[None]):
         if candidate is layer:
-            return swap_batch_axis(h)[0]
-        h = candidate.forward(h)
+            return previous
+        previous = output[0]
     raise ClearCNNError(f"explain: layer {layer.name!r} is not in model {model.name!r}.")
 
 

@@ -48,7 +48,7 @@ def _conv_layer(model, layer):
 
 
 def plot_kernels(model, layer=None, max_filters=32, max_channels=8):
-    """The 2-D kernels of a conv layer (SPEC S6): one row per filter and one column per input channel, or a
+    """The 2-D kernels of a conv layer: one row per filter and one column per input channel, or a
     square grid when there is one channel. Red is positive, blue negative; large layers show their first
     `max_filters` x `max_channels` kernels."""
     layer = _conv_layer(model, layer)
@@ -84,14 +84,8 @@ def plot_kernels(model, layer=None, max_filters=32, max_channels=8):
 
 def feature_maps(model, image):
     """[(layer, maps (H, W, C))] for every conv and pooling layer, for one (H, W, C) image."""
-    from ..ops import swap_batch_axis
-    h = swap_batch_axis(model.check_input(np.asarray(image)[None]))
-    result = []
-    for layer in model.layers:
-        h = layer.forward(h)
-        if isinstance(layer, (Conv2D, MaxPooling2D, AveragePooling2D)):
-            result.append((layer, swap_batch_axis(h)[0]))
-    return result
+    return [(layer, output[0]) for layer, output in model.layer_outputs(np.asarray(image)[None])
+            if isinstance(layer, (Conv2D, MaxPooling2D, AveragePooling2D))]
 
 
 def plot_feature_maps(model, image, max_maps=8):

@@ -1,11 +1,11 @@
 """Walk a network layer by layer: the output-size formula with the numbers filled in, the output shape,
-the parameters, the 2-D kernels (SPEC S6), and the diagnostics of S5.
+the parameters, the 2-D kernels, and the notes on windows that leave pixels uncovered.
 
 A network is a model, a preset name, or a one-line spec such as
 `32x32x3 | conv 6 3 | maxpool 3 1 | conv 16 5 | maxpool 3 1 | flatten | dense 120 | dense 3`.
 """
 from ..errors import ClearCNNError
-from ..layers import (Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D)
+from ..layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from ..layers.base import WindowLayer
 
 SPEC_HELP = ("HxWxC | conv FILTERS KERNEL [STRIDE [valid|same]] | maxpool POOL [STRIDE [valid|same]] | "

@@ -14,7 +14,8 @@ import numpy as np
 from .. import initializers
 from ..errors import ClearCNNError
 from ..ops import Geometry, get_activation, swap_batch_axis
-from ..ops.shapes import is_int as _is_int, size_report
+from ..ops.shapes import is_int as _is_int
+from ..ops.shapes import size_report
 from ..utils import to_snake_case
 
 _name_counters = defaultdict(itertools.count)
@@ -284,7 +285,7 @@ class WindowLayer(Layer):
         return self._geometries[in_hw]
 
     def size_reports(self, in_hw):
-        """The S5 report for height and width (see clearcnn.ops.shapes.SizeReport)."""
+        """The size report for height and width (see clearcnn.ops.shapes.SizeReport)."""
         g = self.geometry(in_hw)
         return [size_report(n, k, s, p, d) for n, k, s, p, d in zip(g.in_hw, g.kernel, g.strides, g.pads, g.dilation)]
 

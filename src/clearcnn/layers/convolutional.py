@@ -1,7 +1,6 @@
-"""Conv2D: kernel (kh, kw, in, filters) and bias (filters,), then the activation (SPEC S3)."""
+"""Conv2D: kernel (kh, kw, in, filters) and bias (filters,), then the activation."""
+from .. import ops
 from ..errors import ClearCNNError
-from ..ops import conv2d_backward, conv2d_forward
-from ..ops.workspace import Workspace
 from .base import KernelMixin, WindowLayer, check_data_format, normalize_padding, normalize_tuple, positive_int
 
 
@@ -35,7 +34,7 @@ class Conv2D(KernelMixin, WindowLayer):
                          kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                          bias_constraint=bias_constraint)
-        self.workspace = Workspace()
+        self.workspace = ops.new_workspace()
 
     @property
     def window(self):
@@ -55,16 +54,14 @@ class Conv2D(KernelMixin, WindowLayer):
     def forward(self, x, training=False):
         geometry = self.geometry(x.shape[1:3])
         bias = self.bias.value if self.use_bias else None
-        fuse_relu = self.activation.name == "relu"  # the op applies it, in the same pass as the bias
-        z, conv_cache = conv2d_forward(x, self.kernel.value, bias, geometry, self.workspace, relu=fuse_relu)
-        y = z if fuse_relu else self.activation.forward(z)
-        self._cache = (geometry, conv_cache, z, y, fuse_relu)
+        y, cache = ops.conv2d_forward(x, self.kernel.value, bias, geometry, self.activation, self.workspace)
+        self._cache = (geometry, cache)
         return y
 
     def backward(self, dy, input_grad=True):
-        geometry, conv_cache, z, y, fuse_relu = self._cache
-        dz = dy if fuse_relu else self.activation.backward(z, y, dy)
-        dx, dkernel, dbias = conv2d_backward(dz, self.kernel.value, conv_cache, geometry, input_grad, self.workspace)
+        geometry, cache = self._cache
+        dx, dkernel, dbias = ops.conv2d_backward(dy, self.kernel.value, cache, geometry, self.activation, input_grad,
+                                                 self.workspace)
         self.set_gradients(dkernel, dbias)
         return dx
 

@@ -2,11 +2,9 @@
 import math
 import numbers
 
-import numpy as np
-
+from .. import ops
 from ..errors import ClearCNNError
-from ..ops import dense_backward, dense_forward, dropout_backward, dropout_forward, flatten_backward, \
-    flatten_forward, get_activation
+from ..ops import get_activation
 from ..utils import random_generator
 from .base import KernelMixin, Layer, check_data_format, check_shape, positive_int
 
@@ -52,10 +50,10 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         self._shape = x.shape
-        return flatten_forward(x)
+        return ops.flatten_forward(x)
 
     def backward(self, dy, input_grad=True):
-        return flatten_backward(dy, self._shape) if input_grad else None
+        return ops.flatten_backward(dy, self._shape) if input_grad else None
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
@@ -84,11 +82,7 @@ class Dense(KernelMixin, Layer):
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise ClearCNNError(self.rank_message(input_shape))
         self.build_kernel((input_shape[-1], self.units), self.units)
-        # (in, units) as Keras shapes it, but held in memory as its transpose, one row of `in` weights per
-        # unit (PyTorch's layout): the product for one image, kernel^T x, then reads each unit's weights in
-        # one run. Measured, CIFAR-CNN's 2304x512 kernel: 84 to 94 us against 126 us; one prediction 6 to 9%
-        # quicker. Everything else sees the same (in, units) array.
-        self.kernel.value = np.asfortranarray(self.kernel.value)
+        self.kernel.value = ops.dense_kernel_storage(self.kernel.value)  # the same (in, units) array to all
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -97,15 +91,12 @@ class Dense(KernelMixin, Layer):
         return input_shape[0], self.units
 
     def forward(self, x, training=False):
-        z = dense_forward(x, self.kernel.value, self.bias.value if self.use_bias else None)
-        y = self.activation.forward(z)
-        self._cache = (x, z, y)
+        bias = self.bias.value if self.use_bias else None
+        y, self._cache = ops.dense_forward(x, self.kernel.value, bias, self.activation)
         return y
 
     def backward(self, dy, input_grad=True):
-        x, z, y = self._cache
-        dz = self.activation.backward(z, y, dy)
-        dx, dkernel, dbias = dense_backward(dz, x, self.kernel.value, input_grad)
+        dx, dkernel, dbias = ops.dense_backward(dy, self.kernel.value, self._cache, self.activation, input_grad)
         self.set_gradients(dkernel, dbias)
         return dx
 
@@ -155,13 +146,13 @@ class Dropout(Layer):
         self._mask = None
         if not training or self.rate == 0:
             return x
-        y, self._mask = dropout_forward(x, self.rate, self.rng or random_generator())
+        y, self._mask = ops.dropout_forward(x, self.rate, self.rng or random_generator())
         return y
 
     def backward(self, dy, input_grad=True):
         if not input_grad:
             return None
-        return dy if self._mask is None else dropout_backward(dy, self._mask)
+        return dy if self._mask is None else ops.dropout_backward(dy, self._mask)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -1,9 +1,9 @@
-"""Max and average pooling: one base class, the subclasses only pick the reduction (SPEC S7).
+"""Max and average pooling: one base class, the subclasses only pick the reduction.
 
-Keras's default strides equal the pool size (not 1, as the article says).
+Keras's default strides equal the pool size.
 """
+from .. import ops
 from ..errors import ClearCNNError
-from ..ops import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from .base import WindowLayer, check_data_format, normalize_padding, normalize_tuple
 
 
@@ -38,13 +38,13 @@ class MaxPooling2D(BasePooling2D):
 
     def forward(self, x, training=False):
         geometry = self.geometry(x.shape[1:3])
-        y, cache = max_pool2d_forward(x, geometry)
+        y, cache = ops.max_pool2d_forward(x, geometry)
         self._cache = (geometry, cache, y)
         return y
 
     def backward(self, dy, input_grad=True):
         geometry, cache, y = self._cache
-        return max_pool2d_backward(dy, cache, y, geometry) if input_grad else None
+        return ops.max_pool2d_backward(dy, cache, y, geometry) if input_grad else None
 
 
 class AveragePooling2D(BasePooling2D):
@@ -52,10 +52,10 @@ class AveragePooling2D(BasePooling2D):
 
     def forward(self, x, training=False):
         self._geometry = self.geometry(x.shape[1:3])
-        return avg_pool2d_forward(x, self._geometry)
+        return ops.avg_pool2d_forward(x, self._geometry)
 
     def backward(self, dy, input_grad=True):
-        return avg_pool2d_backward(dy, self._geometry) if input_grad else None
+        return ops.avg_pool2d_backward(dy, self._geometry) if input_grad else None
 
 
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D

@@ -1,5 +1,7 @@
 """Models: `from clearcnn.models import Sequential, load_model`."""
-from ..io.native import load_model
+from .. import registry
+from ..saving import load_model
 from .sequential import Sequential
 
 Model = Sequential
+registry.register(Sequential, kind="model")

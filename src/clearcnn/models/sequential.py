@@ -1,18 +1,18 @@
 """Sequential: a stack of layers with Keras's API. Building, the forward and backward pass, weights, config.
 
 Training (compile, fit, evaluate, predict) lives in training.py, the summary table in summary.py and
-the file format in clearcnn/io/native.py.
+the files in clearcnn/saving/.
 """
 import numpy as np
 
-from .. import layers as layers_module
+from .. import ops, registry
 from ..errors import ClearCNNError
 from ..layers import InputLayer, Layer
 from ..layers.base import unique_name
 from ..ops import swap_batch_axis
-from ..ops.parallel import engine_threads
 from .summary import summary_lines
 from .training import Trainer
+
 
 class Sequential(Trainer):
     """A linear stack of layers.
@@ -117,7 +117,7 @@ class Sequential(Trainer):
 
     def summary(self, line_length=None, print_fn=None, show_kernels=False):
         """Print Keras's table of layers, output shapes and parameter counts, then notes on windows that do
-        not fit their input (SPEC S5). `print_fn` receives each line (default: print)."""
+        not fit their input. `print_fn` receives each line (default: print)."""
         self._require_built("summary")
         for line in summary_lines(self, line_length, show_kernels):
             (print_fn or print)(line)
@@ -152,22 +152,32 @@ class Sequential(Trainer):
     def dtype(self):
         return self._layers[0].dtype if self._layers else "float32"
 
-    def forward(self, x, training=False):
-        """Public array in, internal-layout output out (the layout conversion happens once, here)."""
+    def call(self, x, training=False):
+        """Outputs for a checked batch (check_input), both in the public layout: the one place where the engine's
+        internal layout is entered and left."""
         h = swap_batch_axis(x)
-        with engine_threads(len(x)):
+        with ops.batch_scope(len(x)):
             for layer in self._layers:
                 h = layer.forward(h, training)
-        return h
+        return swap_batch_axis(h)
 
     def backward(self, dy):
-        """Backpropagate an internal-layout gradient; the first layer skips its input gradient."""
-        with engine_threads(dy.shape[-1]):
+        """Backpropagate the loss's gradient with respect to call's output (public layout), filling each
+        weight's `.grad`; the first layer skips its input gradient."""
+        dy = swap_batch_axis(dy)
+        with ops.batch_scope(dy.shape[-1]):
             for index in range(len(self._layers) - 1, -1, -1):
                 dy = self._layers[index].backward(dy, input_grad=index > 0)
 
+    def layer_outputs(self, x):
+        """(layer, its output) for every layer in order, for batch `x` in inference mode, public layout."""
+        h = swap_batch_axis(self.check_input(x))
+        for layer in self._layers:
+            h = layer.forward(h)
+            yield layer, swap_batch_axis(h)
+
     def __call__(self, x, training=False):
-        return swap_batch_axis(self.forward(self.check_input(x), training))
+        return self.call(self.check_input(x), training)
 
     # --- weights ---------------------------------------------------------------------------------
 
@@ -219,8 +229,8 @@ class Sequential(Trainer):
     def from_config(cls, config):
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for entry in config["layers"]:
-            layer_class = getattr(layers_module, entry["class_name"], None)
-            if not (isinstance(layer_class, type) and issubclass(layer_class, Layer)):
+            layer_class = registry.lookup(entry["class_name"], kind="layer")
+            if layer_class is None:
                 raise ClearCNNError(f"Sequential.from_config: unknown layer class {entry['class_name']!r}; "
                                     f"supported: {', '.join(SUPPORTED_LAYERS)}.")
             model.add(layer_class.from_config(dict(entry["config"])))

@@ -1,4 +1,4 @@
-"""The summary table in Keras 3's form, and notes on windows that leave pixels uncovered (SPEC S5)."""
+"""The summary table in Keras 3's form, and notes on windows that leave pixels uncovered."""
 from ..layers import Conv2D
 from ..layers.base import WindowLayer
 

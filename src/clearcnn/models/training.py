@@ -1,22 +1,22 @@
-"""compile, fit, evaluate, predict and the *_on_batch methods, with Keras's semantics (SPEC section 2)."""
+"""compile, fit, evaluate, predict and the *_on_batch methods, with Keras's semantics."""
 import math
 
 import numpy as np
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
+from .. import ops
 from .. import optimizers as optimizers_module
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..errors import ClearCNNError
-from ..ops import swap_batch_axis
-from ..ops.parallel import engine_threads
 from ..progress import Progbar
+from ..saving import api as saving
 from ..utils import random_generator
 from .data import as_batches, split_validation
 
 
 class Trainer:
-    """The training half of Sequential; expects `forward`, `backward`, `check_input`, `trainable_weights`."""
+    """The training half of Sequential; expects `call`, `backward`, `check_input`, `trainable_weights`."""
 
     def __init__(self):
         self.optimizer = self.loss = None
@@ -57,8 +57,7 @@ class Trainer:
     # --- one batch -------------------------------------------------------------------------------
 
     def _loss_and_gradient(self, x, y, training):
-        output = self.forward(x, training)
-        y_pred = swap_batch_axis(output)
+        y_pred = self.call(x, training)
         per_sample, grad = self.loss.compute(np.asarray(y), y_pred)
         return y_pred, per_sample, grad
 
@@ -71,8 +70,8 @@ class Trainer:
             raise ClearCNNError(f"Sequential '{self.name}': the loss became {loss}{where}; training stopped before "
                                 f"this batch changed any weight. Try a lower learning rate, scale the inputs "
                                 f"(e.g. x / 255), or check the data for NaN or inf.")
-        self.backward(swap_batch_axis(grad.astype(x.dtype, copy=False) / len(x)))
-        with engine_threads(len(x)):
+        self.backward(grad.astype(x.dtype, copy=False) / len(x))
+        with ops.batch_scope(len(x)):
             self.optimizer.apply(self.trainable_weights)
         return y_pred, per_sample
 
@@ -94,7 +93,7 @@ class Trainer:
         return tracker.result(return_dict)
 
     def predict_on_batch(self, x):
-        return swap_batch_axis(self.forward(self.check_input(x), training=False))
+        return self.call(self.check_input(x), training=False)
 
     # --- loops -----------------------------------------------------------------------------------
 
@@ -180,16 +179,13 @@ class Trainer:
 
     def save(self, filepath):
         """Write the architecture, compile settings, weights and optimizer state to one file (atomically)."""
-        from ..io.native import save_model
-        save_model(self, filepath)
+        saving.save_model(self, filepath)
 
     def save_weights(self, filepath):
-        from ..io.native import save_weights
-        save_weights(self, filepath)
+        saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        from ..io.native import load_weights
-        load_weights(self, filepath)
+        saving.load_weights(self, filepath)
 
 
 class _Trackers:

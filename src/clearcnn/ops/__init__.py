@@ -1,13 +1,30 @@
-"""The engine: pure NumPy functions on the internal layout, forward and backward side by side.
+"""The engine's contract: what layers, models and optimizers call, whichever backend computes it.
 
-Images are (C, H, W, N) and vectors (F, N) inside the engine (see layout.py); the layers convert.
+Images are (C, H, W, N) and vectors (F, N) inside the engine (layout.py: the batch innermost); the public API
+is Keras's channels-last, converted in one place (models/sequential.py). Geometry (geometry.py) describes one
+sliding-window operation, shapes.py the output-size arithmetic. The kernels, forward and backward side by
+side, come from the backend chosen in backend.py and are bound here:
+
+    conv2d_forward(x, kernel, bias, geometry, activation, workspace) -> y, cache
+    conv2d_backward(dy, kernel, cache, geometry, activation, input_grad, workspace) -> dx, dkernel, dbias
+    max_pool2d_forward(x, geometry) -> y, cache;   max_pool2d_backward(dy, cache, y, geometry) -> dx
+    avg_pool2d_forward(x, geometry) -> y;          avg_pool2d_backward(dy, geometry) -> dx
+    dense_forward(x, kernel, bias, activation) -> y, cache
+    dense_backward(dy, kernel, cache, activation, input_grad) -> dx, dkernel, dbias
+    dense_kernel_storage(kernel) -> the kernel in the memory order the backend wants it kept
+    flatten_forward(x), flatten_backward(dy, shape), dropout_forward(x, rate, rng), dropout_backward(dy, mask)
+    sgd_step, adam_step, rmsprop_step: one optimizer step on one weight, in place
+    batch_scope(batch): the context a batch's ops run in (the fast backend's threads)
+    new_workspace(): what a layer keeps for its ops between calls (opaque; None where nothing is kept)
+
+Activations (get_activation) are objects with forward and backward; the kernels above apply them, fused where
+a backend can.
 """
-from .activations import get as get_activation
-from .conv import conv2d_backward, conv2d_forward
-from .dense import dense_backward, dense_forward
-from .dropout import dropout_backward, dropout_forward
-from .flatten import flatten_backward, flatten_forward
+from . import backend
+from .backend import get_backend, set_backend
+from .geometry import Geometry
 from .layout import swap_batch_axis
-from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from .reference.activations import get as get_activation
 from .shapes import SizeReport, output_size, same_padding, size_report
-from .windows import Geometry
+
+set_backend(backend.default_backend())

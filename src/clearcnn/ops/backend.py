@@ -1,35 +1,48 @@
-"""Which kernels run: the NumPy ones, always there, or the Numba-compiled ones of compiled.py.
+"""Which backend computes the ops: `set_backend(name)`, the one place where the choice is made.
 
-Numba is an optional extra (`pip install clearcnn[fast]`). It is imported on first use, not here: importing
-it costs about 120 MB of memory, which a model that never needs a compiled kernel should not pay. The
-NumPy code stays the reference: the tests run both and compare.
+A backend is a module with every name of KERNELS. "reference" (reference/) is plain NumPy, the one a reader
+studies and the tests hold the others to; "fast" (fast/) computes the same numbers sooner. The chosen
+backend's functions are bound into the `clearcnn.ops` namespace, so callers write `ops.conv2d_forward(...)`
+and never name a backend. The default is "fast" where Numba is installed, else "reference"; the environment
+variable CLEARCNN_BACKEND overrides it. A GPU backend would be a third sibling, registered in BACKENDS.
 """
-import importlib.util
+import importlib
+import os
+import sys
 import warnings
 
-HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-use_compiled = HAVE_NUMBA  # the tests switch this off to run the NumPy kernels
+from ..errors import ClearCNNError
 
-# The compiled kernels vectorise over their arrays' last axis, usually the batch; with fewer numbers there
-# NumPy is faster. Measured (2 cores), one image's prediction: CIFAR-CNN 3.9 to 4.5 ms with the compiled
-# kernels, 1.3 ms with NumPy; SEED-CNN 1.6 to 1.7 ms and 0.5 ms.
-MIN_BATCH = 8
-_module = None  # the compiled kernels, once loaded
+BACKENDS = {"reference": "clearcnn.ops.reference", "fast": "clearcnn.ops.fast"}
+KERNELS = ("conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+           "avg_pool2d_backward", "dense_forward", "dense_backward", "dense_kernel_storage", "flatten_forward",
+           "flatten_backward", "dropout_forward", "dropout_backward", "sgd_step", "adam_step", "rmsprop_step",
+           "batch_scope", "new_workspace")
+_current = None
 
 
-def compiled(batch=MIN_BATCH):
-    """The compiled kernels module, or None when Numba is missing or switched off, or `batch`, the length of
-    the axis the kernels would vectorise over (images, or channels in winograd_nhwc), is short."""
-    global use_compiled, _module
-    if not use_compiled or batch < MIN_BATCH:
-        return None
-    if _module is None:  # a few calls per layer and image: the import statement alone would cost a microsecond
-        try:
-            from . import compiled as module
-        except Exception as error:  # e.g. a Numba that does not match this NumPy: carry on in NumPy, and say so
-            use_compiled = False
-            warnings.warn(f"clearcnn: the compiled kernels could not be loaded ({type(error).__name__}: {error}); "
-                          f"running the NumPy kernels instead.", RuntimeWarning, stacklevel=2)
-            return None
-        _module = module
-    return _module
+def set_backend(name):
+    """Compute every op with backend `name` ("reference" or "fast") from now on, in every thread. "fast"
+    without Numba warns once and keeps its NumPy code paths."""
+    global _current
+    if name not in BACKENDS:
+        raise ClearCNNError(f"set_backend: argument `name` must be one of {', '.join(BACKENDS)}; "
+                            f"received name={name!r}.")
+    module = importlib.import_module(BACKENDS[name])
+    if name == "fast" and not module.compiled.AVAILABLE:
+        warnings.warn("clearcnn: the fast backend runs without its compiled kernels: Numba is not installed "
+                      "(pip install numba).", RuntimeWarning, stacklevel=2)
+    ops = sys.modules[__package__]
+    for kernel in KERNELS:
+        setattr(ops, kernel, getattr(module, kernel))
+    _current = name
+
+
+def get_backend():
+    """The name of the backend computing the ops."""
+    return _current
+
+
+def default_backend():
+    from .fast import compiled
+    return os.environ.get("CLEARCNN_BACKEND") or ("fast" if compiled.AVAILABLE else "reference")

@@ -1,4 +1,4 @@
-"""Output sizes, padding amounts and the diagnostic for windows that do not fit (SPEC S5).
+"""Output sizes, padding amounts and the diagnostic for windows that do not fit.
 
 One side of an image at a time: the 2-D functions apply the 1-D rule to height and width.
 

@@ -1,29 +1,14 @@
-"""The command line: `clearcnn train | evaluate | predict | summary | explain | shapes | show | report`.
-
-Exit status: 0 on success, 2 on a usage error, 1 on any other error. Errors print one line on stderr;
-`--debug` adds the traceback.
-"""
+"""The `train`, `evaluate`, `predict` and `summary` subcommands."""
 import argparse
 import os
-import sys
-import traceback
 
 import numpy as np
 
-from . import cli_explain
-from .errors import ClearCNNError
-
-EPILOG = """examples:
-  clearcnn train                                  train the default CNN on the embedded MNIST digits
-  clearcnn train --data photos/ --model seed --image-size 32
-  clearcnn evaluate mnist10k.clearcnn --data photos/
-  clearcnn predict model.clearcnn cat.jpg dog.png
-  clearcnn summary seed
-  clearcnn explain                                the article's worked example, step by step
-  clearcnn shapes "32x32x3 | conv 6 3 | maxpool 3 1 | flatten | dense 3"
-  clearcnn show kernels model.clearcnn -o kernels.png
-  clearcnn report model.clearcnn -o report.html
-"""
+from ..errors import ClearCNNError
+from ..models import load_model
+from ..presets import DEFAULT_INPUT, PRESETS, build_preset
+from ..utils import set_random_seed
+from . import data as cli_data
 
 
 def parse_image_size(text):
@@ -54,12 +39,7 @@ def fraction(text):
     return value
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="clearcnn", description="Train, inspect and run convolutional networks.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_parsers(commands):
     train = commands.add_parser("train", help="train a model (default: the embedded MNIST digits)")
     train.add_argument("--data", help="a folder with one sub-folder per class, IDX files, or CIFAR-10 batches")
     train.add_argument("--model", choices=["default", "seed", "cifar"], help="network preset")
@@ -87,36 +67,10 @@ def build_parser():
     summary.add_argument("model", help="a saved .clearcnn model, or a preset: default, seed, cifar")
     summary.add_argument("--image-size", type=parse_image_size, help="input size for a preset")
     summary.add_argument("--classes", type=positive_int, help="number of classes for a preset")
-    parser.handlers = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "summary": run_summary,
-                       **cli_explain.add_parsers(commands)}
-    for command in commands.choices.values():  # --debug also after the command; SUPPRESS keeps one given before
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                             help="show tracebacks on errors")
-    return parser
-
-
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)  # exits with status 2 on a usage error
-    try:
-        parser.handlers[args.command](args)
-        return 0
-    except KeyboardInterrupt:
-        print("clearcnn: interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:  # one clear line for users; the traceback on request
-        if args.debug:
-            traceback.print_exc()
-        kind = "" if isinstance(error, (ClearCNNError, OSError)) else f"{type(error).__name__}: "
-        print(f"clearcnn: error: {kind}{error}", file=sys.stderr)
-        return 1
+    return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "summary": run_summary}
 
 
 def run_train(args):
-    from . import cli_data
-    from .presets import build_preset
-    from .utils import set_random_seed
-
     if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):  # before, not after, training
         raise ClearCNNError(f"train: argument `--output` must be a file name in an existing folder; "
                             f"received --output={args.output!r}, whose folder does not exist.")
@@ -142,9 +96,6 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    from . import cli_data
-    from .models import load_model
-
     model = load_model(args.model)
     x, y, count = cli_data.load_evaluation_data(args.data, model, args.batch_size)
     loss, accuracy = model.evaluate(x, y, batch_size=args.batch_size)
@@ -152,9 +103,6 @@ def run_evaluate(args):
 
 
 def run_predict(args):
-    from . import cli_data
-    from .models import load_model
-
     model = load_model(args.model)
     names = model.metadata.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
     images = cli_data.read_images_for(model, args.images)
@@ -165,22 +113,14 @@ def run_predict(args):
 
 
 def run_summary(args):
-    from .models import load_model
-    from .presets import PRESETS, build_preset
-
     if os.path.exists(args.model):
         model = load_model(args.model)
     elif args.model in PRESETS:
         input_shape = None
         if args.image_size:
-            from .presets import DEFAULT_INPUT
             input_shape = (*args.image_size, DEFAULT_INPUT[args.model][2])
         model = build_preset(args.model, input_shape, args.classes)
     else:
         raise ClearCNNError(f"summary: argument `model` must be a model file or one of {', '.join(PRESETS)}; "
                             f"received {args.model!r} (no such file).")
     model.summary(show_kernels=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """3x3 stride-1 convolution by Winograd's minimal filtering, F(4x4, 3x3) (Lavin and Gray, 2015).
 
-The same convolution as conv.py, with 4x fewer multiplications. The output is cut into 4x4 tiles; the 6x6
+The same convolution as reference/conv.py, with 4x fewer multiplications. The output is cut into 4x4 tiles; the 6x6
 input tile d that a 4x4 output tile reads, and the 3x3 kernel g, are carried into a 6x6 "Winograd domain"
 where the convolution becomes an element-wise product, summed over input channels:
 
@@ -17,19 +17,18 @@ window ops use. Each step is linear, so backward is each step's transpose, in re
     dV[a, b] = U[a, b]^T @ dM[a, b],   dd = B_T^T dV B_T,  then dd is scattered back onto the pixels.
 
 The matrices are those of the interpolation points 0, 1, -1, 2, -2 (and infinity); their entries are small
-integers and simple fractions, so float32 loses little. Measured against float64 on CIFAR-CNN's layer
-shapes: root-mean-square error about 1e-6 of the output's (im2col: 1e-7 to 3e-7), largest error 3e-6 to
-6e-6 of the largest output (im2col: 2e-7 to 8e-7). tests/test_winograd.py holds it to PyTorch.
+integers and simple fractions, so float32 loses little: about ten times im2col's rounding error, which
+tests/test_winograd.py bounds against float64 and PyTorch.
 """
 import functools
 
 import numpy as np
 
-from . import backend
-from .layout import swap_batch_axis
+from ..geometry import Geometry
+from ..layout import swap_batch_axis
+from . import compiled
 from .parallel import matmul, run_over_channels
-from .windows import Geometry
-from .workspace import NoWorkspace, scratch
+from .workspace import scratch
 
 B_T = np.array([[4, 0, -5, 0, 1, 0],
                 [0, -4, -4, 1, 1, 0],
@@ -56,14 +55,19 @@ def winograd_applies(kernel_shape, geometry):
     return (tuple(kernel_shape[:2]) == (3, 3) and geometry.strides == (1, 1) and geometry.dilation == (1, 1))
 
 
-@functools.lru_cache(maxsize=256)  # a Geometry is immutable, and building one costs tens of microseconds
 def tile_geometry(geometry):
-    """The 6x6, stride-4 windows that the 4x4 output tiles read. Where an output side is not a multiple of 4,
-    rows or columns of zeros at the bottom or right complete the last tiles; their extra outputs are dropped."""
-    (oh, ow), ((top, bottom), (left, right)) = geometry.out_hw, geometry.pads
-    extra_h, extra_w = -oh % TILE, -ow % TILE
-    return Geometry.of(geometry.in_hw, (ALPHA, ALPHA), (TILE, TILE),
-                       padding=((top, bottom + extra_h), (left, right + extra_w)))
+    """The 6x6, stride-4 windows that the 4x4 output tiles of a convolution's `geometry` read."""
+    (oh, ow), ((top, _), (left, _)) = geometry.out_hw, geometry.pads
+    return tiles_over(geometry.in_hw, top, left, (-(-oh // TILE), -(-ow // TILE)))
+
+
+@functools.lru_cache(maxsize=256)  # a Geometry is immutable, and building one costs more than using it
+def tiles_over(in_hw, top, left, tiles_hw):
+    """The tile Geometry of tiles_hw tiles over an (H, W) image with `top` and `left` padding. Where an output
+    side is not a multiple of 4, rows or columns of zeros at the bottom or right complete the last tiles;
+    their extra outputs are dropped."""
+    bottom, right = (TILE * t + ALPHA - TILE - n - before for t, n, before in zip(tiles_hw, in_hw, (top, left)))
+    return Geometry.of(in_hw, (ALPHA, ALPHA), (TILE, TILE), padding=((top, bottom), (left, right)))
 
 
 def sandwich(left, d, right):
@@ -74,9 +78,8 @@ def sandwich(left, d, right):
 
 def kernel_tiles(kernel):
     """U (36, C, F): U[6a + b, c, f] = (G g G^T)[a, b] for each 3x3 kernel g = kernel[:, :, c, f]. One matrix
-    product: flattened row by row, G g G^T is kron(G, G) times g flattened. The layers keep U while their
-    kernel is unchanged (Workspace.reuse): for a 64x64-channel kernel the product takes about 65 us, the
-    comparison about 10 us."""
+    product: flattened row by row, G g G^T is kron(G, G) times g flattened. Kept in the layer's workspace
+    while its kernel is unchanged (Workspace.reuse): comparing the kernel costs a fraction of the product."""
     c, f = kernel.shape[2:]
     return (KRON_G.astype(kernel.dtype) @ kernel.reshape(9, c * f)).reshape(ALPHA * ALPHA, c, f)
 
@@ -87,7 +90,7 @@ def kernel_tiles_adjoint(du):
     return (KRON_G.T.astype(du.dtype) @ du.reshape(ALPHA * ALPHA, c * f)).reshape(3, 3, c, f)
 
 
-def conv2d_winograd_forward(x, kernel, bias, geometry, workspace=NoWorkspace, relu=False):
+def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False):
     """Return y (F, OH, OW, N), passed through ReLU when `relu`, and what backward needs, for x (C, H, W, N)
     and kernel (3, 3, C, F)."""
     c, f, n = kernel.shape[2], kernel.shape[3], x.shape[3]
@@ -95,17 +98,17 @@ def conv2d_winograd_forward(x, kernel, bias, geometry, workspace=NoWorkspace, re
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
     (top, _), (left, _) = tiles.pads
     v = workspace.get("tiles", (ALPHA, ALPHA, c, th, tw, n), x.dtype)
-    run_over_channels(lambda start, stop: kernels().input_tiles(x, top, left, v, start, stop), x)
+    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, v, start, stop), x)
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
     m = matmul(u.transpose(0, 2, 1), v.reshape(ALPHA * ALPHA, c, -1),
                out=scratch().get("products", (ALPHA * ALPHA, f, th * tw * n), x.dtype))
     m, bias = m.reshape(ALPHA, ALPHA, f, th, tw, n), np.zeros(f, x.dtype) if bias is None else bias
     y = np.empty((f, oh, ow, n), x.dtype)
-    run_over_channels(lambda start, stop: kernels().output_tiles(m, bias, relu, y, start, stop), y)
+    run_over_channels(lambda start, stop: transforms().output_tiles(m, bias, relu, y, start, stop), y)
     return y, (tiles, u, v, y if relu else None)
 
 
-def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad=True, workspace=NoWorkspace):
+def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad, workspace):
     """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N), taken through the ReLU when forward
     applied one; dx is None when not wanted."""
     tiles, u, v, relu_output = cache
@@ -116,7 +119,7 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad=True, works
     relu, y = relu_output is not None, dy if relu_output is None else relu_output
     dm = scratch().get("products", (ALPHA, ALPHA, f, th, tw, n), dy.dtype)
     dbias = np.empty(f, dy.dtype)
-    run_over_channels(lambda start, stop: kernels().output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop), dy)
+    run_over_channels(lambda start, stop: transforms().output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop), dy)
     dm = dm.reshape(positions, f, -1)
     dkernel = kernel_tiles_adjoint(matmul(v.reshape(positions, c, -1), dm.transpose(0, 2, 1)))
     dx = None
@@ -125,25 +128,24 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad=True, works
         (top, _), (left, _) = tiles.pads
         dx = np.empty((c, *tiles.in_hw, n), dy.dtype)
         dv = dv.reshape(ALPHA, ALPHA, c, th, tw, n)
-        run_over_channels(lambda start, stop: kernels().input_tiles_adjoint(dv, top, left, dx, start, stop), dx)
+        run_over_channels(lambda start, stop: transforms().input_tiles_adjoint(dv, top, left, dx, start, stop), dx)
     return dx, dkernel, dbias
 
 
 # --- channels innermost: for one image or a few ----------------------------------------------------------
 #
 # The tile transforms vectorise over their arrays' last axis, the batch. With one image that axis has one
-# number and the transforms crawl (CIFAR-CNN's 32-channel layer: 1.2 ms for the input transform at batch 1).
+# number and the transforms crawl.
 # Swapped to (N, H, W, C), the same transforms run over images and vectorise over channels, and each of the
 # 36 products becomes (tiles, C) by (C, F). The transforms' bias goes per image there, so the bias is added
 # in the Winograd domain instead, at position (1, 1): column 1 of A_T is all ones, so a constant added to
 # M[1, 1] is added to every output of the tile. Its gradient is then the sum of dM[1, 1].
 # The results go back as (C, H, W, N) views of the NHWC arrays, not copies: the next layer, when it is one of
-# these too, swaps the view back for free, and the other ops read any strides (measured, CIFAR-CNN's one-image
-# prediction: 7% to 11% quicker than copying back).
+# these too, swaps the view back for free, and the other ops read any strides.
 BIAS_POSITION = ALPHA + 1  # (1, 1), flattened
 
 
-def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace=NoWorkspace, relu=False):
+def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace, relu=False):
     """conv2d_winograd_forward's result, computed with channels innermost."""
     c, f, n = kernel.shape[2], kernel.shape[3], x.shape[3]
     tiles = tile_geometry(geometry)
@@ -151,7 +153,7 @@ def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace=NoWorkspac
     (top, _), (left, _) = tiles.pads
     x = swap_batch_axis(x)
     v = workspace.get("tiles", (ALPHA, ALPHA, n, th, tw, c), x.dtype)
-    run_over_channels(lambda start, stop: kernels().input_tiles(x, top, left, v, start, stop), x)
+    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, v, start, stop), x)
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
     m = matmul(v.reshape(ALPHA * ALPHA, -1, c), u, out=scratch().get("products", (ALPHA * ALPHA, n * th * tw, f),
                                                                       x.dtype))
@@ -159,11 +161,11 @@ def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace=NoWorkspac
         m[BIAS_POSITION] += bias
     m, no_bias = m.reshape(ALPHA, ALPHA, n, th, tw, f), np.zeros(n, x.dtype)
     y = np.empty((n, oh, ow, f), x.dtype)
-    run_over_channels(lambda start, stop: kernels().output_tiles(m, no_bias, relu, y, start, stop), y)
+    run_over_channels(lambda start, stop: transforms().output_tiles(m, no_bias, relu, y, start, stop), y)
     return np.swapaxes(y, 0, -1), (tiles, u, v, y if relu else None)
 
 
-def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad=True, workspace=NoWorkspace):
+def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad, workspace):
     """conv2d_winograd_backward's gradients, for conv2d_winograd_nhwc_forward's cache."""
     tiles, u, v, relu_output = cache
     c, f, n = kernel.shape[2], kernel.shape[3], dy.shape[3]
@@ -173,7 +175,7 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad=True, 
     relu, y = relu_output is not None, dy if relu_output is None else relu_output
     dm = scratch().get("products", (ALPHA, ALPHA, n, th, tw, f), dy.dtype)
     sums_per_image = np.empty(n, dy.dtype)  # not the bias gradient here: that is read off dM[1, 1] below
-    run_over_channels(lambda start, stop: kernels().output_tiles_adjoint(dy, y, relu, dm, sums_per_image,
+    run_over_channels(lambda start, stop: transforms().output_tiles_adjoint(dy, y, relu, dm, sums_per_image,
                                                                          start, stop), dy)
     dm = dm.reshape(positions, -1, f)
     dbias = dm[BIAS_POSITION].sum(axis=0)
@@ -184,26 +186,26 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad=True, 
         (top, _), (left, _) = tiles.pads
         dx = np.empty((n, *tiles.in_hw, c), dy.dtype)
         dv = dv.reshape(ALPHA, ALPHA, n, th, tw, c)
-        run_over_channels(lambda start, stop: kernels().input_tiles_adjoint(dv, top, left, dx, start, stop), dx)
+        run_over_channels(lambda start, stop: transforms().input_tiles_adjoint(dv, top, left, dx, start, stop), dx)
         dx = np.swapaxes(dx, 0, -1)
     return dx, dkernel, dbias
 
 
 # --- the four tile transforms ---------------------------------------------------------------------
 
-class NumPyKernels:
-    """The tile transforms in NumPy: the reference. Same signatures as the compiled ones (compiled.py):
+class NumPyTransforms:
+    """The tile transforms in NumPy: the reference. Same signatures as the compiled ones (jit/winograd.py):
     each works on channels (or filters) start to stop of its output."""
 
     @staticmethod
     def input_tiles(x, top, left, v, start, stop):
-        tiles = _tiles_over(x.shape[1:3], top, left, v.shape[3:5])
+        tiles = tiles_over(x.shape[1:3], top, left, v.shape[3:5])
         v[:, :, start:stop] = sandwich(B_T, tiles.view(tiles.pad(x[start:stop])), B_T)
 
     @staticmethod
     def input_tiles_adjoint(dv, top, left, dx, start, stop):
         windows = sandwich(B_T.T, dv[:, :, start:stop], B_T.T)
-        dx[start:stop] = _tiles_over(dx.shape[1:3], top, left, dv.shape[3:5]).scatter(windows)
+        dx[start:stop] = tiles_over(dx.shape[1:3], top, left, dv.shape[3:5]).scatter(windows)
 
     @staticmethod
     def output_tiles(m, bias, relu, y, start, stop):
@@ -220,16 +222,11 @@ class NumPyKernels:
         dbias[start:stop] = g.sum(axis=(1, 2, 3))
 
 
-def _tiles_over(in_hw, top, left, tiles_hw):
-    """The tile Geometry on an (H, W) image with `top` and `left` padding and tiles_hw tiles."""
-    bottom, right = (TILE * t + ALPHA - TILE - n - before for t, n, before in zip(tiles_hw, in_hw, (top, left)))
-    return Geometry.of(in_hw, (ALPHA, ALPHA), (TILE, TILE), padding=((top, bottom), (left, right)))
-
-
-def kernels():
-    """The compiled tile transforms when installed and switched on, else the NumPy ones (whatever the batch:
-    choose_algorithm already declined Winograd for small ones)."""
-    return backend.compiled(backend.MIN_BATCH) or NumPyKernels
+def transforms():
+    """The compiled tile transforms where they run, else the NumPy ones (whatever the batch: fast/conv.py's
+    choose_algorithm declines Winograd for batches too small to vectorise over)."""
+    kernels = compiled.kernels()
+    return kernels.winograd if kernels else NumPyTransforms
 
 
 def as_tiles(image):

@@ -7,7 +7,7 @@ than chosen with np.where, which is several times slower on data with mixed sign
 """
 import numpy as np
 
-from ..errors import ClearCNNError
+from ...errors import ClearCNNError
 
 
 class Activation:

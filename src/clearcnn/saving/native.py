@@ -6,42 +6,21 @@
 
 Every file is written to a temporary file beside the target and renamed into place, so an interrupted
 save never destroys the previous file. Reading checks everything and raises ClearCNNError on any damage.
+
+api.py chooses the format by the file's name; the Sequential class comes from clearcnn.registry.
 """
 import io
 import json
 import os
-import tempfile
 import zipfile
-import zlib
 
 import numpy as np
 
+from .. import registry
 from ..errors import ClearCNNError
+from .files import DAMAGE, write_atomically
 
 FORMAT, VERSION = "clearcnn", 1
-# What a damaged zip can raise while it is read: bad headers, bad CRC, bad deflate data, flags we never write.
-DAMAGE = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError, ValueError)
-
-
-def write_atomically(filepath, write):
-    """Call write(file) on a temporary file in the target's folder, then rename it over the target."""
-    filepath = os.fspath(filepath)
-    folder = os.path.dirname(os.path.abspath(filepath))
-    if not os.path.isdir(folder):
-        raise ClearCNNError(f"save: the folder of `filepath` does not exist; received filepath={filepath!r}.")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private (0600); give it the usual mode
-        os.replace(temporary, filepath)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _npy_bytes(array):
@@ -51,12 +30,6 @@ def _npy_bytes(array):
 
 
 def save_model(model, filepath):
-    if os.fspath(filepath).endswith(".keras"):
-        from .keras import save_keras_model
-        return save_keras_model(model, filepath)
-    if os.fspath(filepath).endswith(".h5"):
-        raise ClearCNNError(f"save: the legacy Keras .h5 format is read, not written; use a name ending in "
-                            f".keras (Keras 3) or .clearcnn; received filepath={os.fspath(filepath)!r}.")
     model._require_built("save")
     iterations, slots = model.optimizer.get_state() if model.optimizer else (0, [])
     meta = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
@@ -112,16 +85,10 @@ def _arrays(archive, folder, count, filepath):
 
 def load_model(filepath, compile=True):
     """Rebuild a model saved by model.save: same predictions, and training continues where it stopped."""
-    from ..models.sequential import Sequential
-    if os.fspath(filepath).endswith((".keras", ".h5")):
-        from .keras import load_keras_model
-        if not os.path.isfile(filepath):
-            raise ClearCNNError(f"load_model: no such file; received filepath={os.fspath(filepath)!r}.")
-        return load_keras_model(filepath)
     archive, meta = _open(filepath)
     with archive:
         try:
-            model = Sequential.from_config(meta["config"])
+            model = registry.lookup("Sequential", kind="model").from_config(meta["config"])
             weight_count = int(meta["weights"])
             slot_count, iterations = int(meta["optimizer"]["slots"]), int(meta["optimizer"]["iterations"])
         except ClearCNNError:
@@ -149,12 +116,6 @@ def load_model(filepath, compile=True):
 
 def save_weights(model, filepath):
     """Weights only, as an .npz of arrays keyed by position and name (no pickle); loaded by position."""
-    if os.fspath(filepath).endswith(".weights.h5"):
-        from .keras import save_keras_weights
-        return save_keras_weights(model, filepath)
-    if os.fspath(filepath).endswith((".h5", ".keras")):
-        raise ClearCNNError(f"save_weights: Keras weights files must end in .weights.h5; received "
-                            f"filepath={os.fspath(filepath)!r}.")
     model._require_built("save_weights")
     arrays = {f"{index:04d}|{weight.name}": weight.value for index, weight in enumerate(model.weights)}
     write_atomically(filepath, lambda file: np.savez(file, **arrays))
@@ -162,11 +123,7 @@ def save_weights(model, filepath):
 
 def load_weights(model, filepath):
     """Weights saved by save_weights, matched by position (as Keras does), shapes checked."""
-    model._require_built("load_weights")
     filepath = os.fspath(filepath)
-    if filepath.endswith(".h5"):
-        from .keras import load_keras_weights
-        return load_keras_weights(model, filepath)
     try:
         with np.load(filepath, allow_pickle=False) as data:
             arrays = [data[key] for key in sorted(data.files)]

@@ -5,26 +5,27 @@ A `.keras` file is a zip of `config.json` (the architecture), `metadata.json` an
 each layer's arrays sit at `layers/<key>/vars/<i>`; `<key>` is the layer's class name in snake case,
 numbered in model order (conv2d, conv2d_1, ...), not the layer's own name. Reading is safe: nothing in a
 file is executed, and archives with absolute or `..` member names are refused.
+
+api.py chooses the format by the file's name; clearcnn classes come from clearcnn.registry.
 """
 import datetime
 import inspect
 import io
 import json
 import os
-import re
 import zipfile
 
 import numpy as np
 
-from .. import layers as layers_module
+from .. import registry
 from ..errors import ClearCNNError
 from ..utils import to_snake_case
-from .native import DAMAGE, write_atomically
+from .files import DAMAGE, safe_archive, write_atomically
 
-KERAS_CLASSES = {"InputLayer": "InputLayer", "Conv2D": "Conv2D", "Convolution2D": "Conv2D",
-                 "MaxPooling2D": "MaxPooling2D", "MaxPool2D": "MaxPooling2D",
-                 "AveragePooling2D": "AveragePooling2D", "AvgPool2D": "AveragePooling2D", "Flatten": "Flatten",
-                 "Dense": "Dense", "Activation": "Activation", "Dropout": "Dropout", "Rescaling": "Rescaling"}
+# Registered layer names that Keras files may not use: Keras's `Input` is a function, never a class name in a
+# config, and a bare base `Layer` (it passes its input through) is for clearcnn's own files. Every other registered
+# layer name, aliases included, is read from Keras files.
+NOT_KERAS_LAYERS = ("Input", "Layer")
 INITIALIZER_NAMES = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeNormal": "he_normal",
                      "HeUniform": "he_uniform", "Zeros": "zeros", "Ones": "ones", "LecunNormal": "lecun_normal"}
 KERAS_VERSION = "3.15.1"  # the format version written; Keras reads it to choose compatibility rules
@@ -82,10 +83,11 @@ def layer_from_keras(entry):
     if not isinstance(entry, dict) or not isinstance(entry.get("config", {}), (dict, type(None))):
         raise ClearCNNError(f"Keras file: the config holds an invalid layer entry ({str(entry)[:80]!r}).")
     class_name = entry.get("class_name")
-    if not isinstance(class_name, str) or class_name not in KERAS_CLASSES:
+    cls = None if class_name in NOT_KERAS_LAYERS else registry.lookup(class_name, kind="layer")
+    if cls is None:
+        supported = sorted(set(registry.registered("layer")) - set(NOT_KERAS_LAYERS))
         raise ClearCNNError(f"Keras file: layer {class_name!r} is not supported; clearcnn reads "
-                            f"{', '.join(sorted(set(KERAS_CLASSES.values())))}.")
-    cls = getattr(layers_module, KERAS_CLASSES[class_name])
+                            f"{', '.join(supported)}.")
     config = dict(entry.get("config") or {})
     where = f"Keras file, layer {config.get('name', class_name)!r} ({class_name})"
     accepted = _accepted(cls)
@@ -103,14 +105,13 @@ def layer_from_keras(entry):
 
 
 def model_from_keras_config(config):
-    from ..models import Sequential
     if not isinstance(config, dict) or config.get("class_name") != "Sequential":
         raise ClearCNNError(f"Keras file: only Sequential models are supported; received "
                             f"{config.get('class_name') if isinstance(config, dict) else str(config)[:80]!r}.")
     inner = config.get("config") or {}
     if not isinstance(inner, dict) or not isinstance(inner.get("layers") or [], list):
         raise ClearCNNError("Keras file: the config of the Sequential model is invalid (no list of layers).")
-    model = Sequential(name=inner.get("name"))
+    model = registry.lookup("Sequential", kind="model")(name=inner.get("name"))
     entries = inner.get("layers") or []
     for entry in entries:
         model.add(layer_from_keras(entry))
@@ -124,27 +125,10 @@ def model_from_keras_config(config):
     return model
 
 
-def _safe_archive(path, where):
-    try:
-        archive = zipfile.ZipFile(path)
-    except DAMAGE as error:
-        raise ClearCNNError(f"{where}: {os.fspath(path)!r} is not a Keras archive, or it is corrupt ({error}).") \
-            from None
-    for name in archive.namelist():
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
-            archive.close()
-            raise ClearCNNError(f"{where}: {os.fspath(path)!r} holds a member with an unsafe name ({name!r}); "
-                                f"refusing to read it.")
-    return archive
-
-
-def load_keras_model(path):
-    """A clearcnn Sequential from a Keras 3 `.keras` file or a legacy `.h5` model file."""
+def load_model(path):
+    """A clearcnn Sequential from a Keras 3 `.keras` file."""
     where = "load_model"
-    if os.fspath(path).endswith(".h5"):
-        return _load_legacy_model(path)
-    archive = _safe_archive(path, where)
+    archive = safe_archive(path, where)
     with archive:
         try:
             config = json.loads(archive.read("config.json"))
@@ -213,7 +197,8 @@ def _legacy_arrays(file, model, label):
     return [array for _, arrays in groups for array in arrays]
 
 
-def _load_legacy_model(path):
+def load_legacy_model(path):
+    """A clearcnn Sequential from a legacy Keras `.h5` model file."""
     with _open_h5(path, os.fspath(path)) as file:
         raw = file.attrs.get("model_config")
         if raw is None:
@@ -231,7 +216,7 @@ def _load_legacy_model(path):
     return model
 
 
-def load_keras_weights(model, path):
+def load_weights(model, path):
     """Keras 3 `.weights.h5` or legacy `.h5` weights, matched by layer order as Keras does."""
     if not os.path.isfile(path):
         raise ClearCNNError(f"load_weights: no such file; received filepath={os.fspath(path)!r}.")
@@ -287,7 +272,7 @@ def _weights_h5_bytes(model):
     return buffer.getvalue()
 
 
-def save_keras_model(model, path):
+def save_model(model, path):
     """A `.keras` file that keras.saving.load_model opens and that predicts the same values."""
     config = json.dumps(keras_config(model))
     weights = _weights_h5_bytes(model)
@@ -303,7 +288,7 @@ def save_keras_model(model, path):
     write_atomically(path, write)
 
 
-def save_keras_weights(model, path):
+def save_weights(model, path):
     """A Keras 3 `.weights.h5` file."""
     model._require_built("save_weights")
     weights = _weights_h5_bytes(model)

@@ -1,7 +1,7 @@
 """The one sliding-window mechanism, shared by convolution and pooling, forward and backward.
 
 Internal layout is (C, H, W, N): the batch is innermost, so every window slice below is a run of
-N contiguous numbers and NumPy's copy, add and max loops stay fast (DESIGN.md, "Speed").
+N contiguous numbers and NumPy's copy, add and max loops stay fast.
 
 A `Geometry` describes one window operation on one input size. Reading goes through `tap(x, i, j)`:
 the (C, OH, OW, N) slice that kernel offset (i, j) sees at every output position. `view(x)` stacks the
@@ -13,11 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .shapes import output_hw, padding_amounts, size_report, effective_kernel
 from ..errors import ClearCNNError
-from .parallel import run_over_channels
-
-CACHE_BLOCK_BYTES = 512 * 1024  # about half of a core's L2 cache
+from .shapes import effective_kernel, output_hw, padding_amounts, size_report
 
 
 @dataclass(frozen=True)
@@ -49,6 +46,12 @@ class Geometry:
     def taps(self):
         """Kernel offsets (i, j) in row-major order: the order ties are broken in."""
         return [(i, j) for i in range(self.kernel[0]) for j in range(self.kernel[1])]
+
+    def tap_offsets(self):
+        """(rows, cols): tap t of the window at output (y, x) reads padded cell (y*sh + rows[t], x*sw + cols[t]),
+        taps in the order of taps(). For compiled kernels, which take the window's shape as numbers."""
+        (dh, dw), taps = self.dilation, self.taps()
+        return (np.array([i * dh for i, _ in taps], np.int64), np.array([j * dw for _, j in taps], np.int64))
 
     def tap(self, xp, i, j):
         """View (C, OH, OW, N) of padded `xp`: tap[c, y, x, n] = xp[c, y*sh + i*dh, x*sw + j*dw, n]."""
@@ -87,22 +90,16 @@ class Geometry:
 
     def scatter(self, windows, out=None):
         """Adjoint of `view`: sum (kh, kw, C, OH, OW, N) window values back onto the (C, H, W, N) input.
-        `out`, a scratch array of the padded shape, saves an allocation when there is padding."""
+        `out`, an array of the padded shape, is written into instead of a new one when there is padding."""
         _, _, c, _, _, n = windows.shape
-        if out is None or not self.is_padded():
-            dxp = np.empty((c, *self.padded_hw, n), dtype=windows.dtype)
-        else:
-            dxp = out
-
-        def add_taps(start, stop):
-            # A few channels at a time, so that the block being summed into stays in cache across all taps.
-            block = max(1, CACHE_BLOCK_BYTES // (dxp[0].nbytes or 1))
-            for first in range(start, stop, block):
-                part = dxp[first:min(first + block, stop)]
-                part.fill(0)
-                for i, j in self.taps():
-                    target = self.tap(part, i, j)
-                    target += windows[i, j, first:first + len(part)]
-
-        run_over_channels(add_taps, dxp, passes=len(self.taps()))
+        dxp = out if out is not None and self.is_padded() else np.empty((c, *self.padded_hw, n), windows.dtype)
+        self.scatter_channels(windows, dxp, 0, c)
         return np.ascontiguousarray(self.unpad(dxp))
+
+    def scatter_channels(self, windows, dxp, start, stop):
+        """scatter's sums for channels start to stop, into the padded `dxp`, one tap at a time."""
+        part = dxp[start:stop]
+        part.fill(0)
+        for i, j in self.taps():
+            target = self.tap(part, i, j)
+            target += windows[i, j, start:stop]

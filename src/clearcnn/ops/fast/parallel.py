@@ -2,14 +2,12 @@
 
 Why one pool: on a machine with few cores, two thread pools fight. OpenBLAS's workers spin for a while after
 each matrix product, waiting for the next one, and so would Numba's own workers (parallel=True, OpenMP);
-each steals the cores the other needs. Measured on CIFAR-CNN's 32-channel 3x3 layer (2 cores): its three
-forward steps took 22.6 ms with both pools and 10.8 ms with one. So inside `engine_threads()` BLAS runs single-threaded, and the
-engine splits its heavy steps, matrix products included, over this pool, whose idle threads sleep.
+each steals the cores the other needs. So inside `engine_threads()` BLAS runs single-threaded, and the engine
+splits its heavy steps, matrix products included, over this pool, whose idle threads sleep.
 
-It needs threadpoolctl to set BLAS's thread count, and it pays only together with the compiled kernels
-(backend.py), both in `pip install clearcnn[fast]`: with the NumPy kernels, a CIFAR-CNN training step took
-153 ms with the pool and 147 ms without. Otherwise, and outside `engine_threads()`, everything runs on the
-calling thread and BLAS uses its own threads, as plain NumPy does.
+It needs threadpoolctl to set BLAS's thread count, and it runs only together with the compiled kernels
+(compiled.py): the NumPy kernels' many short passes gain nothing from it. Otherwise, and outside
+`engine_threads()`, everything runs on the calling thread and BLAS uses its own threads, as plain NumPy does.
 """
 import os
 import threading
@@ -18,7 +16,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import backend
+from . import compiled
 
 try:
     from threadpoolctl import ThreadpoolController
@@ -32,7 +30,7 @@ AVAILABLE = ThreadpoolController is not None and WORKERS > 1
 # microseconds of work at least: one image's layers stay on one thread.
 MIN_PART_FLOPS = 2e7
 MIN_PART_ITEMS = 2e5  # numbers read or written, for element-wise kernels
-MIN_BATCH = 8  # one image's forward pass is quicker without the pool (measured: 0.81 ms vs 0.87 ms, SEED-CNN)
+MIN_BATCH = 8  # a few images' layers are too short to split
 
 _state = threading.local()  # .active: inside engine_threads() on this thread
 _lock = threading.Lock()
@@ -56,7 +54,7 @@ def engine_threads(batch=MIN_BATCH):
     """Run the engine on its own pool, BLAS on one thread, for the duration of the block, for batches of at
     least MIN_BATCH; smaller ones run as plain NumPy does. Nested blocks join the outer one."""
     global _pool, _controller
-    if batch < MIN_BATCH or not (AVAILABLE and backend.use_compiled) or getattr(_state, "active", False):
+    if batch < MIN_BATCH or not (AVAILABLE and compiled.enabled) or getattr(_state, "active", False):
         yield
         return
     with _lock:

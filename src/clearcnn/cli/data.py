@@ -4,9 +4,9 @@ import glob
 import os
 from dataclasses import dataclass
 
-
-from . import datasets
-from .errors import ClearCNNError
+from .. import datasets
+from ..datasets.images import read_images
+from ..errors import ClearCNNError
 
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
@@ -120,7 +120,6 @@ def load_evaluation_data(path, model, batch_size=32):
 
 def read_images_for(model, paths):
     """Read image files converted and resized to the model's input, as float32 0-255."""
-    from .datasets.images import read_images
     for path in paths:
         if not os.path.isfile(path):
             raise ClearCNNError(f"predict: no such image file; received {path!r}.")

@@ -1,12 +1,23 @@
-"""The `explain` and `shapes` subcommands: the arithmetic of one value, and the shape walk."""
+"""The `explain`, `shapes`, `show` and `report` subcommands: the arithmetic of one value, the shape walk,
+pictures, and the HTML report."""
 import os
 
-from .errors import ClearCNNError
+import numpy as np
+
+from ..errors import ClearCNNError
+from ..explain import colour_example, grayscale_example, parse_spec, pictures, walk
+from ..explain import explain as explain_value
+from ..explain.report import build_report
+from ..layers import Conv2D
+from ..models import load_model
+from ..presets import PRESETS, build_preset
+from ..saving.files import write_atomically
+from . import data as cli_data
 
 
 def add_parsers(commands):
     explain = commands.add_parser("explain", help="the arithmetic of one output value, step by step")
-    explain.add_argument("model", nargs="?", help="a saved model (default: the article's worked examples)")
+    explain.add_argument("model", nargs="?", help="a saved model (default: the built-in worked examples)")
     explain.add_argument("--image", help="an image file to feed the model")
     explain.add_argument("--layer", help="layer name or index (default: the first conv layer)")
     explain.add_argument("--row", type=int, default=0)
@@ -33,15 +44,11 @@ def add_parsers(commands):
 
 
 def run_explain(args):
-    from .explain import colour_example, explain, grayscale_example
     if args.model is None:
         print(grayscale_example())
         print()
         print(colour_example())
         return
-    from . import cli_data
-    from .layers import Conv2D
-    from .models import load_model
     model = load_model(args.model)
     if args.image is None:
         raise ClearCNNError("explain: argument `--image` is required with a model; received none.")
@@ -51,15 +58,12 @@ def run_explain(args):
         layer = next((l.name for l in model.layers if isinstance(l, Conv2D)), None)
     elif layer.isdigit():
         layer = int(layer)
-    print(explain(model, image, layer, args.row, args.col, args.filter))
+    print(explain_value(model, image, layer, args.row, args.col, args.filter))
 
 
 def load_network(text):
     """(input_shape, layers) from a model file, a preset name or a one-line spec."""
-    from .explain import parse_spec
-    from .presets import PRESETS, build_preset
     if os.path.exists(text):
-        from .models import load_model
         model = load_model(text)
         return model.input_shape[1:], model.layers
     if text in PRESETS:
@@ -69,15 +73,12 @@ def load_network(text):
 
 
 def run_shapes(args):
-    from .explain import walk
     input_shape, layers = load_network(args.network)
     print("\n".join(walk(input_shape, layers)))
 
 
 def evaluation_arrays(model, data, limit):
     """Up to `limit` samples as arrays (x, y), from any data the evaluate command accepts."""
-    import numpy as np
-    from . import cli_data
     x, y, _ = cli_data.load_evaluation_data(data, model)
     if y is not None:
         return x[:limit], np.asarray(y)[:limit]
@@ -92,8 +93,6 @@ def evaluation_arrays(model, data, limit):
 
 
 def run_show(args):
-    from .explain import pictures
-    from .models import load_model
     if args.what == "history" and args.source.lower().endswith(".csv"):
         figure = pictures.plot_history(args.source)
     else:
@@ -103,7 +102,6 @@ def run_show(args):
         elif args.what == "features":
             if args.image is None:
                 raise ClearCNNError("show features: argument `image` is required; received none.")
-            from . import cli_data
             figure = pictures.plot_feature_maps(model, cli_data.read_images_for(model, [args.image])[0])
         elif args.what == "history":
             if not model.metadata.get("history"):
@@ -119,9 +117,6 @@ def run_show(args):
 
 
 def run_report(args):
-    from .explain.report import build_report
-    from .io.native import write_atomically
-    from .models import load_model
     model = load_model(args.model)
     x, y = evaluation_arrays(model, args.data, args.samples)
     page = build_report(model, x, y, model.metadata.get("class_names"), model.metadata.get("history"))

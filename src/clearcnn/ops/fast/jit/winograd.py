@@ -1,45 +1,39 @@
-"""Kernels compiled with Numba, for the steps NumPy measurably cannot make fast (backend.py chooses).
+"""Winograd's tile transforms compiled with Numba (the NumPy reference: fast/winograd.py, NumPyTransforms).
 
-Winograd tile transforms. In NumPy (winograd.NumPyKernels, the reference) each is a pair of tensordots
-over arrays several times the image's size, plus the gathering or scattering of overlapping tiles, and
-together they cost more than the 4x fewer multiplications save. Measured on CIFAR-CNN's 32-channel layer at
-batch 64, one thread: input transform 33.6 ms in NumPy and 5.1 ms here, output 9.8 and 1.4 ms, their
-adjoints 32.2 and 2.2 ms, 26.7 and 4.7 ms. Here each is one pass over its data: per tile, 36 numbers in and
-36 or 16 out. The batch axis is innermost, so the compiler vectorises the loops over n. The four 1-D
-transforms below are the rows of winograd.B_T and winograd.A_T and of their transposes, written out; the
-tests hold every kernel to the NumPy path.
+In NumPy each transform is a pair of tensordots over arrays several times the image's size, plus the gathering
+or scattering of overlapping tiles, and together they cost more than Winograd's 4x fewer multiplications save.
+Here each is one pass over its data: per tile, 36 numbers in and 36 or 16 out. The batch axis is innermost, so
+the compiler vectorises the loops over n. The four 1-D transforms below are the rows of winograd.B_T and
+winograd.A_T and of their transposes, written out; the tests hold every kernel to the NumPy path.
 """
-import numba
 import numpy as np
 
-# nogil: ops/parallel.py runs parts of one call (ranges of channels) on several threads at once.
-jit = numba.njit(cache=True, nogil=True)
-
+from . import jit, njit_inline
 
 # The transforms' integer coefficients as float32, so that float32 data stays float32 (a Python 4 would
 # promote it to float64, half the vector width); float64 data stays float64.
 _2, _4, _5, _8 = np.float32(2), np.float32(4), np.float32(5), np.float32(8)
 
 
-@numba.njit(inline="always")
+@njit_inline
 def _b_t(d0, d1, d2, d3, d4, d5):  # B_T @ d
     return (_4 * d0 - _5 * d2 + d4, d3 + d4 - _4 * (d1 + d2), _4 * (d1 - d2) - d3 + d4,
             _2 * (d3 - d1) - d2 + d4, _2 * (d1 - d3) - d2 + d4, _4 * d1 - _5 * d3 + d5)
 
 
-@numba.njit(inline="always")
+@njit_inline
 def _b(e0, e1, e2, e3, e4, e5):  # B_T^T @ e
     return (_4 * e0, _4 * (e2 - e1 + e5) + _2 * (e4 - e3), -_5 * e0 - _4 * (e1 + e2) - e3 - e4,
             e1 - e2 + _2 * (e3 - e4) - _5 * e5, e0 + e1 + e2 + e3 + e4, e5)
 
 
-@numba.njit(inline="always")
+@njit_inline
 def _a_t(m0, m1, m2, m3, m4, m5):  # A_T @ m
     return (m0 + m1 + m2 + m3 + m4, m1 - m2 + _2 * (m3 - m4), m1 + m2 + _4 * (m3 + m4),
             m1 - m2 + _8 * (m3 - m4) + m5)
 
 
-@numba.njit(inline="always")
+@njit_inline
 def _a(y0, y1, y2, y3):  # A_T^T @ y
     return (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3, y0 + _2 * y1 + _4 * y2 + _8 * y3,
             y0 - _2 * y1 + _4 * y2 - _8 * y3, y3)
@@ -173,74 +167,3 @@ def output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop):
                          dm[a, 3, f, ty, tx, n], dm[a, 4, f, ty, tx, n], dm[a, 5, f, ty, tx, n]) = _a(
                             t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n])
         dbias[f] = total.sum()
-
-
-# --- max pooling ------------------------------------------------------------------------------------
-# NumPy needs a pass per window tap forward and four per tap backward (pool.py); measured on SEED-CNN's
-# 3x3 stride-1 pools, backward took 13.5 ms of a 45 ms step. Here each is one pass, and forward records
-# which tap won so that backward sends each gradient straight there.
-
-@jit
-def max_pool(xp, kernel, strides, dilation, y, winner, start, stop):
-    """y[c, oy, ox] = the window's maximum over xp (padded with -inf); winner = the row-major number of the
-    first tap holding it. For c in range(start, stop)."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilation
-    out_h, out_w, batch = y.shape[1:]
-    for c in range(start, stop):
-        for oy in range(out_h):
-            for ox in range(out_w):
-                for n in range(batch):
-                    y[c, oy, ox, n] = xp[c, oy * sh, ox * sw, n]
-                    winner[c, oy, ox, n] = 0
-                for tap in range(1, kh * kw):
-                    r, s = oy * sh + (tap // kw) * dh, ox * sw + (tap % kw) * dw
-                    for n in range(batch):
-                        value = xp[c, r, s, n]
-                        if value > y[c, oy, ox, n]:  # strictly: ties stay with the first tap
-                            y[c, oy, ox, n] = value
-                            winner[c, oy, ox, n] = tap
-
-
-@jit
-def max_pool_adjoint(dy, winner, kernel, strides, dilation, dxp, start, stop):
-    """dxp[c, r, s] = the sum of the gradients of the windows whose winning tap read cell (r, s). Gathered per
-    cell rather than scattered per window, so that the loop over n has no conflicting writes and vectorises.
-    For c in range(start, stop)."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilation
-    out_h, out_w, batch = dy.shape[1:]
-    height, width = dxp.shape[1:3]
-    for c in range(start, stop):
-        total = np.empty(batch, dxp.dtype)
-        for r in range(height):
-            for s in range(width):
-                total[:] = 0
-                for tap in range(kh * kw):
-                    oy, oy_left = divmod(r - (tap // kw) * dh, sh)
-                    ox, ox_left = divmod(s - (tap % kw) * dw, sw)
-                    if oy_left == 0 and ox_left == 0 and 0 <= oy < out_h and 0 <= ox < out_w:
-                        for n in range(batch):
-                            total[n] += dy[c, oy, ox, n] if winner[c, oy, ox, n] == tap else 0
-                for n in range(batch):
-                    dxp[c, r, s, n] = total[n]
-
-
-# --- optimizer steps ----------------------------------------------------------------------------------
-# NumPy's SGD with momentum makes four passes over every weight and gradient, one with a temporary array;
-# here it is one (measured on SEED-CNN's 929,280-weight dense kernel: 1.15 ms in NumPy, 0.49 ms here).
-
-@jit
-def sgd_momentum(w, g, velocity, learning_rate, momentum, nesterov, start, stop):
-    """velocity = momentum * velocity - learning_rate * g; w += velocity, or with nesterov
-    w += momentum * velocity - learning_rate * g. On the flat arrays' items start to stop."""
-    # Slices, then indices from 0: an index that might be negative gets a wrap-around test on every access,
-    # and the loop does not vectorise (measured: 1.25 ms against 0.5 ms). Two loops, not a test per item.
-    w, g, velocity = w[start:stop], g[start:stop], velocity[start:stop]
-    if nesterov:
-        for i in range(w.size):
-            step = learning_rate * g[i]
-            velocity[i] = momentum * velocity[i] - step
-            w[i] += momentum * velocity[i] - step
-    else:
-        for i in range(w.size):
-            velocity[i] = momentum * velocity[i] - learning_rate * g[i]
-            w[i] += velocity[i]

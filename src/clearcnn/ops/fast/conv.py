@@ -1,0 +1,101 @@
+"""2-D convolution, fast: the algorithm chosen per call, buffers kept in the layer's workspace, the work split
+over the engine's threads, and bias and ReLU applied in the same pass as the product.
+
+Three algorithms, the same numbers (reference/conv.py states them):
+- "winograd": 3x3 stride-1 kernels by Winograd's F(4x4, 3x3), vectorised over the batch (winograd.py);
+- "winograd_nhwc": the same with channels innermost, for one image or a few;
+- "im2col": every other shape, as the reference does it.
+"""
+import numpy as np
+
+from . import compiled, winograd
+from .parallel import matmul, run_over_channels
+from .workspace import NoWorkspace, scratch
+
+CACHE_BLOCK_BYTES = 512 * 1024  # about half of a core's L2 cache
+
+
+def choose_algorithm(kernel_shape, geometry, batch):
+    """"winograd" where it applies and its compiled transforms have a batch long enough to vectorise over,
+    else "winograd_nhwc" where the input or output channels are long enough instead, else "im2col"."""
+    if winograd.winograd_applies(kernel_shape, geometry):
+        if compiled.kernels(batch):
+            return "winograd"
+        if compiled.kernels(max(kernel_shape[2:])):
+            return "winograd_nhwc"
+    return "im2col"
+
+
+def im2col_forward(x, kernel, bias, geometry, workspace, relu=False):
+    """Return z (F, OH, OW, N), passed through ReLU when `relu`, and what im2col_backward needs."""
+    kh, kw, c, f = kernel.shape
+    (oh, ow), n = geometry.out_hw, x.shape[3]
+    padded = scratch().get("padded", (c, *geometry.padded_hw, n), x.dtype) if geometry.is_padded() else None
+    cols = workspace.get("cols", (kh * kw * c, oh * ow * n), x.dtype)
+    windows, columns = geometry.view(geometry.pad(x, out=padded)), cols.reshape(kh, kw, c, oh, ow, n)
+    run_over_channels(lambda start, stop: np.copyto(columns[:, :, start:stop], windows[:, :, start:stop]), x,
+                      passes=kh * kw)
+    y = matmul(kernel.reshape(kh * kw * c, f).T, cols)
+    if bias is not None:
+        y += bias[:, None]
+    if relu:
+        np.maximum(y, 0, out=y)
+    return y.reshape(f, oh, ow, n), (cols, y if relu else None)
+
+
+def im2col_backward(dy, kernel, state, geometry, input_grad, workspace):
+    """Gradients (dx, dkernel, dbias), taken through the ReLU when forward applied one."""
+    cols, relu_output = state
+    kh, kw, c, f = kernel.shape
+    (oh, ow), n = geometry.out_hw, dy.shape[3]
+    dy2 = np.ascontiguousarray(dy).reshape(f, oh * ow * n)
+    if relu_output is not None:
+        dy2 = dy2 * (relu_output.reshape(dy2.shape) > 0)
+    dkernel = matmul(cols, dy2.T).reshape(kernel.shape)
+    dbias = dy2.sum(axis=1)
+    dx = None
+    if input_grad:
+        dcols = matmul(kernel.reshape(kh * kw * c, f), dy2, out=scratch().get("dcols", cols.shape, dy2.dtype))
+        dx = scatter(geometry, dcols.reshape(kh, kw, c, oh, ow, n))
+    return dx, dkernel, dbias
+
+
+def scatter(geometry, windows):
+    """Geometry.scatter split over the threads by channels, a few channels at a time, so that the block being
+    summed into stays in cache across all taps."""
+    _, _, c, _, _, n = windows.shape
+    shape = (c, *geometry.padded_hw, n)
+    # Without padding the result is handed back as it is, so it must not live in the scratch space.
+    dxp = scratch().get("padded", shape, windows.dtype) if geometry.is_padded() else np.empty(shape, windows.dtype)
+    block = max(1, CACHE_BLOCK_BYTES // (dxp[0].nbytes or 1))
+
+    def add_taps(start, stop):
+        for first in range(start, stop, block):
+            geometry.scatter_channels(windows, dxp, first, min(first + block, stop))
+
+    run_over_channels(add_taps, dxp, passes=len(geometry.taps()))
+    return np.ascontiguousarray(geometry.unpad(dxp))
+
+
+ALGORITHMS = {"im2col": (im2col_forward, im2col_backward),
+              "winograd": (winograd.conv2d_winograd_forward, winograd.conv2d_winograd_backward),
+              "winograd_nhwc": (winograd.conv2d_winograd_nhwc_forward, winograd.conv2d_winograd_nhwc_backward)}
+
+
+def conv2d_forward(x, kernel, bias, geometry, activation, workspace=None):
+    """reference.conv2d_forward's result; ReLU is fused into the algorithm's last pass, other activations
+    follow it."""
+    relu = activation.name == "relu"
+    algorithm = choose_algorithm(kernel.shape, geometry, x.shape[3])
+    z, state = ALGORITHMS[algorithm][0](x, kernel, bias, geometry, workspace or NoWorkspace, relu)
+    if relu:
+        return z, (algorithm, state, None, None)
+    y = activation.forward(z)
+    return y, (algorithm, state, z, y)
+
+
+def conv2d_backward(dy, kernel, cache, geometry, activation, input_grad=True, workspace=None):
+    """reference.conv2d_backward's gradients, for conv2d_forward's cache."""
+    algorithm, state, z, y = cache
+    dz = dy if z is None else activation.backward(z, y, dy)
+    return ALGORITHMS[algorithm][1](dz, kernel, state, geometry, input_grad, workspace or NoWorkspace)

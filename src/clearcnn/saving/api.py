@@ -1,0 +1,65 @@
+"""save_model, load_model, save_weights, load_weights: the file's name chooses the format, here and nowhere else.
+
+    the name ends in  save_model       load_model             save_weights     load_weights
+    .keras            Keras 3 archive  Keras 3 archive        refused          read as an .npz
+    .weights.h5       refused          read as a legacy .h5   Keras 3 weights  Keras 3 or legacy weights
+    .h5               refused          legacy Keras model     refused          Keras 3 or legacy weights
+    anything else     clearcnn's own   clearcnn's own         an .npz          an .npz
+"""
+import os
+
+from ..errors import ClearCNNError
+from . import keras, native
+
+NATIVE, KERAS, KERAS_WEIGHTS, LEGACY_H5 = "native", "keras", "keras weights", "legacy h5"
+
+
+def file_format(filepath):
+    """NATIVE, KERAS, KERAS_WEIGHTS or LEGACY_H5, from the end of the file's name."""
+    name = os.fspath(filepath)
+    if name.endswith(".weights.h5"):
+        return KERAS_WEIGHTS
+    if name.endswith(".h5"):
+        return LEGACY_H5
+    return KERAS if name.endswith(".keras") else NATIVE
+
+
+def _writer(filepath, writers, refusal):
+    """writers[the file's format], or ClearCNNError giving `refusal` for a format that is not written."""
+    writer = writers.get(file_format(filepath))
+    if writer is None:
+        raise ClearCNNError(f"{refusal}; received filepath={os.fspath(filepath)!r}.")
+    return writer
+
+
+def save_model(model, filepath):
+    """Write the architecture, compile settings, weights and optimizer state to one file (atomically)."""
+    write = _writer(filepath, {KERAS: keras.save_model, NATIVE: native.save_model},
+                    "save: the legacy Keras .h5 format is read, not written; use a name ending in .keras (Keras 3) "
+                    "or .clearcnn")
+    return write(model, filepath)
+
+
+def load_model(filepath, compile=True):
+    """Rebuild a saved model: same predictions, and for clearcnn's own files training continues where it stopped."""
+    kind = file_format(filepath)
+    if kind == NATIVE:
+        return native.load_model(filepath, compile)
+    if not os.path.isfile(filepath):
+        raise ClearCNNError(f"load_model: no such file; received filepath={os.fspath(filepath)!r}.")
+    return keras.load_model(filepath) if kind == KERAS else keras.load_legacy_model(filepath)
+
+
+def save_weights(model, filepath):
+    """Weights only: Keras 3 weights for a name ending in .weights.h5, clearcnn's .npz otherwise."""
+    write = _writer(filepath, {KERAS_WEIGHTS: keras.save_weights, NATIVE: native.save_weights},
+                    "save_weights: Keras weights files must end in .weights.h5")
+    return write(model, filepath)
+
+
+def load_weights(model, filepath):
+    """Weights saved by save_weights (or by Keras, from an .h5 file), matched by position, shapes checked."""
+    model._require_built("load_weights")
+    if file_format(filepath) in (KERAS_WEIGHTS, LEGACY_H5):
+        return keras.load_weights(model, filepath)
+    return native.load_weights(model, filepath)
