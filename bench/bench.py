@@ -210,7 +210,8 @@ def main(argv=None):
     config = configuration()
     print(f"numpy {config['numpy']}, BLAS {config['blas']}, torch {config.get('torch')} "
           f"with {config.get('torch_threads')} threads, {config['cpus']} CPUs, env {config['env']}")
-    print(f"clearcnn: backend {config['clearcnn_backend']}, numba {config['numba']}, compiled kernels {'on' if config['clearcnn_compiled_kernels'] else 'off'}, "
+    print(f"clearcnn: backend {config['clearcnn_backend']}, numba {config['numba']}, "
+          f"compiled kernels {'on' if config['clearcnn_compiled_kernels'] else 'off'}, "
           f"own thread pool {'on' if config['clearcnn_thread_pool'] else 'off'}"
           + ("" if config["clearcnn_compiled_kernels"] else " (pip install -e '.[fast]' for both)"))
     results = []

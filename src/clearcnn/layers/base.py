@@ -7,6 +7,7 @@ Calling a layer on a public (batch-first, channels-last) array builds it and run
 """
 import inspect
 import itertools
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -70,6 +71,7 @@ class Layer:
         self.input_shape = self.output_shape = None
         self._weights = []
         self.rng = None  # a random generator for layers that draw (Dropout); None: the shared one
+        self._per_thread = threading.local()  # what forward keeps for backward, per calling thread
 
     @property
     def where(self):
@@ -93,6 +95,16 @@ class Layer:
         return weight
 
     # --- computation (internal layout) -----------------------------------------------------------
+
+    @property
+    def _cache(self):
+        """What the last forward pass on this thread kept for backward: threads predicting with one model at
+        once never read each other's."""
+        return getattr(self._per_thread, "cache", None)
+
+    @_cache.setter
+    def _cache(self, value):
+        self._per_thread.cache = value
 
     def forward(self, x, training=False):
         """Internal-layout forward pass; keeps what backward needs."""

@@ -49,11 +49,11 @@ class Flatten(Layer):
         return input_shape[0], size
 
     def forward(self, x, training=False):
-        self._shape = x.shape
+        self._cache = x.shape
         return ops.flatten_forward(x)
 
     def backward(self, dy, input_grad=True):
-        return ops.flatten_backward(dy, self._shape) if input_grad else None
+        return ops.flatten_backward(dy, self._cache) if input_grad else None
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
@@ -143,16 +143,16 @@ class Dropout(Layer):
         self.rng = None if seed is None else random_generator(seed)
 
     def forward(self, x, training=False):
-        self._mask = None
+        self._cache = None  # the mask
         if not training or self.rate == 0:
             return x
-        y, self._mask = ops.dropout_forward(x, self.rate, self.rng or random_generator())
+        y, self._cache = ops.dropout_forward(x, self.rate, self.rng or random_generator())
         return y
 
     def backward(self, dy, input_grad=True):
         if not input_grad:
             return None
-        return dy if self._mask is None else ops.dropout_backward(dy, self._mask)
+        return dy if self._cache is None else ops.dropout_backward(dy, self._cache)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

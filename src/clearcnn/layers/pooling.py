@@ -51,11 +51,11 @@ class AveragePooling2D(BasePooling2D):
     """Each window's mean over its real (unpadded) cells."""
 
     def forward(self, x, training=False):
-        self._geometry = self.geometry(x.shape[1:3])
-        return ops.avg_pool2d_forward(x, self._geometry)
+        self._cache = self.geometry(x.shape[1:3])
+        return ops.avg_pool2d_forward(x, self._cache)
 
     def backward(self, dy, input_grad=True):
-        return ops.avg_pool2d_backward(dy, self._geometry) if input_grad else None
+        return ops.avg_pool2d_backward(dy, self._cache) if input_grad else None
 
 
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D

@@ -1,5 +1,7 @@
 """compile, fit, evaluate, predict and the *_on_batch methods, with Keras's semantics."""
 import math
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -24,6 +26,19 @@ class Trainer:
         self.stop_training = False
         self.rng = None  # the model's own generator: shuffling and dropout (saved with the model)
         self.history = None
+        self._training = threading.RLock()  # one thread trains a model at a time; predictions may run in many
+
+    @contextmanager
+    def _exclusively(self, what):
+        """Hold the model for `what` (fit, train_on_batch), or raise ClearCNNError when another thread holds it:
+        a training step keeps per-layer state between its forward and backward passes."""
+        if not self._training.acquire(blocking=False):
+            raise ClearCNNError(f"Sequential '{self.name}': {what}() was called while another thread trains this "
+                                f"model; train a model from one thread at a time (predict may run in several).")
+        try:
+            yield
+        finally:
+            self._training.release()
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported):
         """Choose the optimizer, the loss and the metrics (strings or objects), as Keras does."""
@@ -79,7 +94,8 @@ class Trainer:
         """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
         tracker = _Trackers(self)
-        y_pred, per_sample = self._train_batch(x, y)
+        with self._exclusively("train_on_batch"):
+            y_pred, per_sample = self._train_batch(x, y)
         tracker.update(y, y_pred, per_sample)
         return tracker.result(return_dict)
 
@@ -110,6 +126,10 @@ class Trainer:
         train = as_batches(self, x, y, batch_size, shuffle, self.rng)
         validation = None if validation_data is None else as_batches(self, *_unpack(validation_data), batch_size)
         verbose = 1 if verbose == "auto" else verbose
+        with self._exclusively("fit"):
+            return self._fit_epochs(train, validation, epochs, initial_epoch, verbose, callbacks)
+
+    def _fit_epochs(self, train, validation, epochs, initial_epoch, verbose, callbacks):
         history = History()
         callback_list = CallbackList(([ProgbarLogger(verbose)] if verbose else []) + list(callbacks or []) +
                                      [history], self, {"epochs": epochs, "steps": len(train), "verbose": verbose})

@@ -34,14 +34,16 @@ MIN_BATCH = 8  # a few images' layers are too short to split
 
 _state = threading.local()  # .active: inside engine_threads() on this thread
 _lock = threading.Lock()
-_pool = _controller = None
+_pool, _blas_libraries, _blas_counts = None, [], []
+_threads_inside = 0  # calling threads inside engine_threads(): the first one in sets BLAS to one thread, the last
+# one out gives it back its own counts
 
 
 def _forget_pool_after_fork():
     """A forked child inherits the pool object but not its threads, and work handed to it would wait
     forever: the child starts its own pool when it first needs one."""
-    global _pool, _controller, _lock, _state
-    _pool = _controller = None
+    global _pool, _blas_libraries, _blas_counts, _threads_inside, _lock, _state
+    _pool, _blas_libraries, _blas_counts, _threads_inside = None, [], [], 0
     _lock, _state = threading.Lock(), threading.local()
 
 
@@ -53,20 +55,35 @@ if hasattr(os, "register_at_fork"):
 def engine_threads(batch=MIN_BATCH):
     """Run the engine on its own pool, BLAS on one thread, for the duration of the block, for batches of at
     least MIN_BATCH; smaller ones run as plain NumPy does. Nested blocks join the outer one."""
-    global _pool, _controller
+    global _pool, _blas_libraries, _blas_counts, _threads_inside
     if batch < MIN_BATCH or not (AVAILABLE and compiled.enabled) or getattr(_state, "active", False):
         yield
         return
-    with _lock:
+    with _lock:  # BLAS's thread count is one setting for the process, shared by every calling thread
         if _pool is None:
-            _controller = ThreadpoolController()
+            _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+            _blas_counts = [library.get_num_threads() for library in _blas_libraries]
             _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="clearcnn")
-    with _controller.limit(limits=1, user_api="blas"):
-        _state.active = True
-        try:
-            yield
-        finally:
-            _state.active = False
+        if _threads_inside == 0:
+            _set_blas_threads([1] * len(_blas_libraries))
+        _threads_inside += 1
+    _state.active = True
+    try:
+        yield
+    finally:
+        _state.active = False
+        with _lock:
+            _threads_inside -= 1
+            if _threads_inside == 0:
+                _set_blas_threads(_blas_counts)
+
+
+def _set_blas_threads(counts):
+    """Set each BLAS library's thread count. threadpoolctl lets only the first thread that changed a pthreads
+    OpenBLAS change it again, and ignores the others; the engine serialises its changes under _lock, so it
+    asks for the library's own setter where threadpoolctl has one."""
+    for library, count in zip(_blas_libraries, counts):
+        getattr(library, "_real_set_num_threads", library.set_num_threads)(count)
 
 
 def active():
