@@ -1,4 +1,4 @@
-"""clearcnn against PyTorch on the CPU, side by side in one run (SPEC section 3).
+"""clearcnn against PyTorch on the CPU, side by side in one run (interleaved mode) or each alone (bench/alone.py).
 
 Workloads: SEED-CNN and CIFAR-CNN, float32, batch 64, softmax cross-entropy from logits, SGD(0.01, momentum
 0.9). Figures: training step at batch 64 and inference at batch 64 (images/s), single-image latency (ms),
@@ -7,6 +7,7 @@ the peak resident memory of a separate process that trains 20 steps.
 
     python bench/bench.py                 # full run, prints a table, writes bench/results.json
     python bench/bench.py --smoke         # a few steps of everything, to catch breakage (CI)
+    python bench/bench.py --mode alone    # each library alone in its own process, taking turns (bench/alone.py)
 """
 import argparse
 import json
@@ -26,11 +27,11 @@ SETTLE_SECONDS = 0.3
 
 # --- the two workloads, in both libraries ---------------------------------------------------------
 
-def clearcnn_model(name):
+def clearcnn_model(name, optimizer="sgd"):
     from clearcnn.layers import Conv2D, Dense, Flatten, MaxPooling2D
     from clearcnn.losses import SparseCategoricalCrossentropy
     from clearcnn.models import Sequential
-    from clearcnn.optimizers import SGD
+    from clearcnn.optimizers import SGD, Adam
     if name == "seed":
         layers = [Conv2D(6, 3, activation="relu", input_shape=(32, 32, 3)), MaxPooling2D(3, strides=1),
                   Conv2D(16, 5, activation="relu"), MaxPooling2D(3, strides=1), Flatten(),
@@ -41,7 +42,8 @@ def clearcnn_model(name):
                   Conv2D(64, 3, padding="same", activation="relu"), Conv2D(64, 3, activation="relu"),
                   MaxPooling2D(2), Flatten(), Dense(512, activation="relu"), Dense(10)]
     model = Sequential(layers)
-    model.compile(SGD(0.01, momentum=0.9), SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(SGD(0.01, momentum=0.9) if optimizer == "sgd" else Adam(0.001),
+                  SparseCategoricalCrossentropy(from_logits=True))
     return model
 
 
@@ -64,8 +66,8 @@ def data(name, batch, seed=0):
 
 
 class ClearCNNRunner:
-    def __init__(self, name, batch):
-        self.model = clearcnn_model(name)
+    def __init__(self, name, batch, optimizer="sgd"):
+        self.model = clearcnn_model(name, optimizer)
         self.x, self.y = data(name, batch)
         self.one = self.x[:1].copy()
 
@@ -80,11 +82,13 @@ class ClearCNNRunner:
 
 
 class TorchRunner:
-    def __init__(self, name, batch):
+    def __init__(self, name, batch, optimizer="sgd"):
         import torch
         self.torch = torch
         self.model = torch_model(name)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        parameters = self.model.parameters()
+        self.optimizer = (torch.optim.SGD(parameters, lr=0.01, momentum=0.9) if optimizer == "sgd" else
+                          torch.optim.Adam(parameters, lr=0.001, eps=1e-7))  # Keras's epsilon, as clearcnn's
         self.loss = torch.nn.CrossEntropyLoss()
         x, y = data(name, batch)
         self.x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
@@ -191,8 +195,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per figure (median reported)")
     parser.add_argument("--workloads", default="seed,cifar")
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
+    parser.add_argument("--mode", choices=("interleaved", "alone"), default="interleaved",
+                        help="both libraries in this process taking turns, or each alone in its own (bench/alone.py)")
     parser.add_argument("--memory-child", nargs=3, metavar=("LIBRARY", "WORKLOAD", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.mode == "alone":
+        import alone
+        return alone.main(["--repeats", str(args.repeats), "--workloads", args.workloads] +
+                          (["--smoke"] if args.smoke else []))
     if args.memory_child:
         memory_child(args.memory_child[0], args.memory_child[1], int(args.memory_child[2]))
         return 0
@@ -213,7 +223,7 @@ def main(argv=None):
     print(f"clearcnn: backend {config['clearcnn_backend']}, numba {config['numba']}, "
           f"compiled kernels {'on' if config['clearcnn_compiled_kernels'] else 'off'}, "
           f"own thread pool {'on' if config['clearcnn_thread_pool'] else 'off'}"
-          + ("" if config["clearcnn_compiled_kernels"] else " (pip install -e '.[fast]' for both)"))
+          + ("" if config["clearcnn_compiled_kernels"] else " (is Numba installed?)"))
     results = []
     for workload in args.workloads.split(","):
         runners = {library: (ClearCNNRunner if library == "clearcnn" else TorchRunner)(workload, 64)

@@ -3,8 +3,9 @@
 A backend is a module with every name of KERNELS. "reference" (reference/) is plain NumPy, the one a reader
 studies and the tests hold the others to; "fast" (fast/) computes the same numbers sooner. The chosen
 backend's functions are bound into the `clearcnn.ops` namespace, so callers write `ops.conv2d_forward(...)`
-and never name a backend. The default is "fast" where Numba is installed, else "reference"; the environment
-variable CLEARCNN_BACKEND overrides it. A GPU backend would be a third sibling, registered in BACKENDS.
+and never name a backend. The default is "fast" (which warns, once, and runs NumPy code where Numba cannot be
+imported); the environment variable CLEARCNN_BACKEND overrides it. A GPU backend would be a third sibling,
+registered in BACKENDS.
 """
 import importlib
 import os
@@ -19,17 +20,19 @@ KERNELS = ("conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2
            "flatten_backward", "dropout_forward", "dropout_backward", "sgd_step", "adam_step", "rmsprop_step",
            "batch_scope", "new_workspace")
 _current = None
+_warned = False  # about a fast backend without Numba
 
 
 def set_backend(name):
     """Compute every op with backend `name` ("reference" or "fast") from now on, in every thread. "fast"
     without Numba warns once and keeps its NumPy code paths."""
-    global _current
+    global _current, _warned
     if name not in BACKENDS:
         raise ClearCNNError(f"set_backend: argument `name` must be one of {', '.join(BACKENDS)}; "
                             f"received name={name!r}.")
     module = importlib.import_module(BACKENDS[name])
-    if name == "fast" and not module.compiled.AVAILABLE:
+    if name == "fast" and not module.compiled.AVAILABLE and not _warned:
+        _warned = True
         warnings.warn("clearcnn: the fast backend runs without its compiled kernels: Numba is not installed "
                       "(pip install numba).", RuntimeWarning, stacklevel=2)
     ops = sys.modules[__package__]
@@ -44,5 +47,4 @@ def get_backend():
 
 
 def default_backend():
-    from .fast import compiled
-    return os.environ.get("CLEARCNN_BACKEND") or ("fast" if compiled.AVAILABLE else "reference")
+    return os.environ.get("CLEARCNN_BACKEND") or "fast"

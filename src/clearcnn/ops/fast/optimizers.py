@@ -1,12 +1,11 @@
-"""Optimizer steps, fast: SGD with momentum in one compiled pass over each weight, split over the engine's
-threads; the other rules are the reference's."""
+"""Optimizer steps, fast: each rule in one compiled pass over a weight, its gradient and its slots, split over
+the engine's threads, where NumPy makes several passes and allocates temporaries. The reference runs where the
+compiled kernels do not (no Numba, or arrays not contiguous in one memory order)."""
 import numpy as np
 
 from ..reference import optimizers as reference
 from . import compiled
 from .parallel import MIN_PART_ITEMS, run
-
-adam_step, rmsprop_step = reference.adam_step, reference.rmsprop_step
 
 
 def memory_order(*arrays):
@@ -18,12 +17,34 @@ def memory_order(*arrays):
     return None
 
 
+def _compiled(kernel, w, g, slots, *scalars):
+    """kernel(w, g, *slots, *scalars, start, stop) on the flat arrays as they lie in memory, split over the
+    threads; False where the compiled kernels cannot run it. Float scalars take the weight's dtype, so float32
+    arithmetic stays float32."""
+    kernels, order = compiled.kernels(), memory_order(w, *slots)
+    if kernels is None or order is None:
+        return False
+    # views of w and its slots; g is copied only when it lies in the other order
+    flat = [w.ravel(order), np.ravel(g, order), *(slot.ravel(order) for slot in slots)]
+    scalars = [w.dtype.type(s) if isinstance(s, float) else s for s in scalars]
+    step = getattr(kernels.optimizers, kernel)
+    run(lambda start, stop: step(*flat, *scalars, start, stop), w.size, grain=MIN_PART_ITEMS)
+    return True
+
+
 def sgd_step(w, g, velocity, learning_rate, momentum, nesterov):
-    kernels, order = compiled.kernels(), memory_order(w, velocity)
-    if momentum == 0 or kernels is None or order is None:
-        return reference.sgd_step(w, g, velocity, learning_rate, momentum, nesterov)
-    # views of w and velocity, as they lie in memory; g is copied only when it lies in the other order
-    flat_w, flat_g, flat_v = w.ravel(order), np.ravel(g, order), velocity.ravel(order)
-    lr, momentum = w.dtype.type(learning_rate), w.dtype.type(momentum)
-    run(lambda start, stop: kernels.optimizers.sgd_momentum(flat_w, flat_g, flat_v, lr, momentum, nesterov,
-                                                             start, stop), w.size, grain=MIN_PART_ITEMS)
+    if momentum == 0 or not _compiled("sgd_momentum", w, g, [velocity], float(learning_rate), float(momentum),
+                                      bool(nesterov)):
+        reference.sgd_step(w, g, velocity, learning_rate, momentum, nesterov)
+
+
+def adam_step(w, g, m, v, learning_rate, beta_1, beta_2, epsilon, t):
+    alpha = learning_rate * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    if not _compiled("adam", w, g, [m, v], float(alpha), float(1 - beta_1), float(1 - beta_2), float(epsilon)):
+        reference.adam_step(w, g, m, v, learning_rate, beta_1, beta_2, epsilon, t)
+
+
+def rmsprop_step(w, g, velocity, buffer, learning_rate, rho, momentum, epsilon):
+    if not _compiled("rmsprop", w, g, [velocity, buffer], float(learning_rate), float(rho), float(momentum),
+                     float(epsilon)):
+        reference.rmsprop_step(w, g, velocity, buffer, learning_rate, rho, momentum, epsilon)
