@@ -408,6 +408,84 @@ def test_output_in_a_missing_folder_fails_before_training(tmp_path):
     assert not (tmp_path / "idx.clearcnn").exists()
 
 
+@pytest.mark.parametrize("output, fragments", [
+    ("a-folder", ["--output", "'a-folder'", "not a folder"]),
+    ("m.h5", ["--output", "'m.h5'", ".clearcnn or .keras"]),
+    ("m.weights.h5", ["--output", "'m.weights.h5'", ".clearcnn or .keras"]),
+    ("file.txt/m.clearcnn", ["--output", "file.txt/m.clearcnn", "existing folder"]),
+    ("read-only/m.clearcnn", ["--output", "read-only/m.clearcnn", "can be written to"]),
+])
+def test_train_refuses_an_output_it_could_not_write_before_the_first_epoch(tmp_path, output, fragments):
+    write_idx_folder(tmp_path / "idx")
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "file.txt").write_text("not a folder")
+    if output.startswith("read-only"):
+        if os.name != "posix":
+            pytest.skip("folder permissions are POSIX")
+        if os.geteuid() == 0:  # root writes through permissions; /sys refuses even root
+            output = "/sys/m.clearcnn"
+            fragments = ["--output", output, "can be written to"]
+        else:
+            (tmp_path / "read-only").mkdir(mode=0o555)
+    result = clearcnn(tmp_path, "train", "--data", "idx", "--epochs", "1", "--output", output)
+    assert_error(result, *fragments)
+    assert "Epoch" not in result.stdout, result.stdout  # nothing trained, nothing lost
+    assert not list(tmp_path.glob("**/*.clearcnn")) and not list(tmp_path.glob("**/.clearcnn-check-*"))
+
+
+def write_tiny_model(folder, conv=True):
+    """A saved 8x8 grayscale model (untrained): conv, pooling, flatten, dense; or flatten and dense only."""
+    from clearcnn.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    from clearcnn.models import Sequential
+    layers = [Conv2D(2, 3, input_shape=(8, 8, 1)), MaxPooling2D(), Flatten()] if conv else [
+        Flatten(input_shape=(8, 8, 1))]
+    Sequential([*layers, Dense(2, activation="softmax")]).save(folder / "m.clearcnn")
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8), "L").save(folder / "x.png")
+    return "m.clearcnn", "x.png"
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--layer", "99"], ["`index`", "index=99", "4 layers"]),
+    (["--layer", "-9"], ["`index`", "index=-9"]),
+    (["--layer", "nosuch"], ["`name`", "name='nosuch'", "conv2d"]),
+    (["--layer", "-1"], ["Conv2D or pooling", "Dense"]),
+    (["--row", "-1"], ["`row`", "row=-1"]),
+    (["--filter", "7"], ["filter_index=7"]),
+])
+def test_explain_refuses_a_layer_or_cell_that_does_not_exist(tmp_path, args, fragments):
+    model, image = write_tiny_model(tmp_path)
+    assert_error(clearcnn(tmp_path, "explain", model, "--image", image, *args), *fragments)
+    assert_ok(clearcnn(tmp_path, "explain", model, "--image", image, "--layer", "1"))  # the pooling layer by index
+
+
+def test_explain_of_a_model_without_conv_layers_asks_for_a_layer(tmp_path):
+    model, image = write_tiny_model(tmp_path, conv=False)
+    assert_error(clearcnn(tmp_path, "explain", model, "--image", image), "no Conv2D layer", "--layer")
+
+
+@pytest.mark.parametrize("command, fragments", [
+    (["show", "kernels", "m.clearcnn", "-o", "kernels.xyz"], ["show kernels", "--output", "kernels.xyz", ".png"]),
+    (["show", "kernels", "m.clearcnn", "-o", "a-folder"], ["--output", "not a folder"]),
+    (["show", "kernels", "m.clearcnn", "-o", "gone/k.png"], ["--output", "existing folder"]),
+    (["report", "m.clearcnn", "-o", "a-folder"], ["report", "--output", "not a folder"]),
+    (["report", "m.clearcnn", "-o", "gone/r.html"], ["report", "--output", "existing folder"]),
+])
+def test_commands_that_write_check_the_output_first(tmp_path, command, fragments):
+    pytest.importorskip("matplotlib")
+    write_tiny_model(tmp_path)
+    (tmp_path / "a-folder").mkdir()
+    assert_error(clearcnn(tmp_path, *command), *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder", "m.clearcnn", "x.png"]
+
+
+def test_shapes_of_a_network_too_large_to_allocate(tmp_path):
+    result = clearcnn(tmp_path, "shapes", "100000x100000x3 | conv 10 3 | flatten | dense 10", timeout=60)
+    assert_ok(result)
+    assert "output 99998x99998x10, 280 parameters" in result.stdout, result.stdout
+    assert f"output 10, {99998 * 99998 * 100 + 10:,} parameters" in result.stdout, result.stdout
+    assert_error(clearcnn(tmp_path, "shapes", "0x32x3 | flatten"), "input size", "'0x32x3'")
+
+
 def test_corrupt_image_in_a_training_folder_names_the_file(tmp_path):
     write_colour_folder(tmp_path / "photos", per_class=3, seed=4, grayscale=False)
     (tmp_path / "photos" / "green" / "damaged.PNG").write_bytes(b"\x00\x01 definitely not an image" * 10)
@@ -441,6 +519,9 @@ def test_missing_model_file(tmp_path):
     (["evaluate"], ["model"]),
     (["summary", "seed", "--image-size", "x"], ["--image-size"]),
     (["summary", "seed", "--classes", "0"], ["--classes"]),
+    (["train", "--seed", "-1"], ["--seed", "non-negative", "'-1'"]),
+    (["report", "m.clearcnn", "--samples", "-5"], ["--samples", "positive integer", "'-5'"]),
+    (["report", "m.clearcnn", "--samples", "0"], ["--samples"]),
 ])
 def test_usage_errors_exit_2(tmp_path, args, fragments):
     if args[:1] == ["train"]:  # were the arguments accepted, this fails fast instead of training on MNIST

@@ -4,8 +4,9 @@ import os
 
 import numpy as np
 
-from .errors import ClearCNNError
+from .errors import ClearCNNError, check_bool, check_int, check_number, check_verbose, fail
 from .progress import Progbar
+from .saving import api as saving
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
@@ -85,16 +86,19 @@ class ProgbarLogger(Callback):
 class _Monitor(Callback):
     """Shared by EarlyStopping and ModelCheckpoint: which logged value to watch and which way is better."""
 
-    def __init__(self, monitor, mode, min_delta=0.0):
+    def __init__(self, monitor, mode, min_delta=0.0, verbose=0):
         super().__init__()
-        if mode not in ("auto", "min", "max"):
-            raise ClearCNNError(f"{type(self).__name__}: argument `mode` must be \"auto\", \"min\" or \"max\"; "
-                                f"received mode={mode!r}.")
+        where = type(self).__name__
+        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
+            fail(where, "mode", mode, '"auto", "min" or "max"')
+        if not isinstance(monitor, str):
+            fail(where, "monitor", monitor, 'the name of a logged value such as "val_loss"')
         self.monitor = monitor
         if mode == "auto":
             mode = "max" if "acc" in monitor or monitor.endswith("auc") else "min"
         self.sign = 1.0 if mode == "max" else -1.0
-        self.min_delta = abs(min_delta)
+        self.min_delta = abs(check_number(min_delta, where, "min_delta", "a number such as 0.001"))
+        self.verbose = check_verbose(verbose, where)
         self.best = -np.inf
 
     def current(self, logs):
@@ -112,9 +116,14 @@ class EarlyStopping(_Monitor):
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
-        super().__init__(monitor, mode, min_delta)
-        self.patience, self.verbose, self.baseline = patience, verbose, baseline
-        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        super().__init__(monitor, mode, min_delta, verbose)
+        self.patience = check_int(patience, "EarlyStopping", "patience", "a non-negative integer such as 3")
+        if baseline is not None:
+            check_number(baseline, "EarlyStopping", "baseline", "None or a number such as 0.5")
+        self.baseline = baseline
+        self.restore_best_weights = check_bool(restore_best_weights, "EarlyStopping", "restore_best_weights")
+        self.start_from_epoch = check_int(start_from_epoch, "EarlyStopping", "start_from_epoch",
+                                          "a non-negative integer such as 0")
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
@@ -148,11 +157,18 @@ class ModelCheckpoint(_Monitor):
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch"):
-        super().__init__(monitor, mode)
-        if save_freq != "epoch":
-            raise ClearCNNError(f"ModelCheckpoint: argument `save_freq` must be \"epoch\"; received save_freq={save_freq!r}.")
-        self.filepath, self.verbose = os.fspath(filepath), verbose
-        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        super().__init__(monitor, mode, verbose=verbose)
+        if not isinstance(save_freq, str) or save_freq != "epoch":
+            fail("ModelCheckpoint", "save_freq", save_freq, '"epoch"')
+        self.save_best_only = check_bool(save_best_only, "ModelCheckpoint", "save_best_only")
+        self.save_weights_only = check_bool(save_weights_only, "ModelCheckpoint", "save_weights_only")
+        # The format comes from the name: check it now, not after the first epoch.
+        written = (saving.KERAS_WEIGHTS, saving.NATIVE) if save_weights_only else (saving.KERAS, saving.NATIVE)
+        if not isinstance(filepath, (str, os.PathLike)) or saving.file_format(filepath) not in written:
+            fail("ModelCheckpoint", "filepath", filepath, "with save_weights_only=True, a name ending in .weights.h5 "
+                 "(Keras weights) or one for clearcnn's .npz (not .keras or .h5)" if save_weights_only else
+                 "a name ending in .keras (Keras 3) or .clearcnn; .h5 files are read, not written")
+        self.filepath = os.fspath(filepath)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -172,7 +188,12 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        if not isinstance(filename, (str, os.PathLike)):
+            fail("CSVLogger", "filename", filename, 'a file name such as "training.csv"')
+        if not isinstance(separator, str) or len(separator) != 1:
+            fail("CSVLogger", "separator", separator, 'one character such as ","')
+        self.filename, self.separator = os.fspath(filename), separator
+        self.append = check_bool(append, "CSVLogger", "append")
 
     def on_train_begin(self, logs=None):
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
@@ -200,5 +221,7 @@ class LambdaCallback(Callback):
         for name, function in hooks.items():
             if name not in HOOKS:
                 raise ClearCNNError(f"LambdaCallback: unknown hook `{name}`; the hooks are {', '.join(HOOKS)}.")
+            if function is not None and not callable(function):
+                fail("LambdaCallback", name, function, "None or a function such as lambda epoch, logs: print(logs)")
             if function is not None:
                 setattr(self, name, function)

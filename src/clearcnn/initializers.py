@@ -5,7 +5,7 @@ For a dense kernel (in, out): fan_in = in, fan_out = out.
 """
 import numpy as np
 
-from .errors import ClearCNNError
+from .errors import ClearCNNError, check_int, check_memory, construct, memory_message
 from .utils import random_generator, to_snake_case
 
 
@@ -21,10 +21,19 @@ def compute_fans(shape):
 
 class Initializer:
     def __init__(self, seed=None):
+        if seed is not None:
+            check_int(seed, type(self).__name__, "seed", "None or a non-negative integer such as 42")
         self.seed = seed
 
-    def __call__(self, shape, dtype="float32"):
-        return np.asarray(self.sample(tuple(shape), random_generator(self.seed)), dtype=dtype)
+    def __call__(self, shape, dtype="float32", where=None, what="the weights"):
+        """Values of `shape`; a size that cannot fit in memory is refused before anything is allocated."""
+        shape, where = tuple(shape), where or type(self).__name__
+        fix = "use fewer units or filters, a smaller kernel, or a smaller input (pooling before Flatten)"
+        check_memory(where, what, shape, dtype, fix)
+        try:
+            return np.asarray(self.sample(shape, random_generator(self.seed)), dtype=dtype)
+        except MemoryError:  # below the machine's memory, but more than is free now
+            raise ClearCNNError(memory_message(where, what, shape, dtype, fix)) from None
 
     def get_config(self):
         return {"seed": self.seed}
@@ -95,7 +104,8 @@ def get(identifier, where="layer", argument="kernel_initializer"):
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict) and "class_name" in identifier:
-        return get(identifier["class_name"], where, argument).__class__(**(identifier.get("config") or {}))
+        return construct(type(get(identifier["class_name"], where, argument)), identifier.get("config") or {}, where,
+                         argument)
     if isinstance(identifier, str):
         key = identifier if identifier in INITIALIZERS else to_snake_case(identifier)
         if key in INITIALIZERS:

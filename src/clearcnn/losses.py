@@ -6,7 +6,7 @@ size, so that the gradient matches the batch mean that Keras reports.
 """
 import numpy as np
 
-from .errors import ClearCNNError
+from .errors import ClearCNNError, construct, real_array
 
 EPSILON = 1e-7  # Keras clips probabilities to [EPSILON, 1 - EPSILON]
 
@@ -30,7 +30,8 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Mean loss over the batch (weighted by sample_weight if given), as keras.losses do."""
-        per_sample, _ = self.compute(np.asarray(y_true), np.asarray(y_pred))
+        where = type(self).__name__
+        per_sample, _ = self.compute(real_array(y_true, where, "`y_true`", "biuf"), real_array(y_pred, where, "`y_pred`"))
         weights = np.ones_like(per_sample) if sample_weight is None else np.asarray(sample_weight, per_sample.dtype)
         return float((per_sample * weights).sum() / len(per_sample))
 
@@ -70,10 +71,10 @@ def sparse_to_one_hot(y_true, y_pred, where):
     if labels.ndim != 1 or len(labels) != len(y_pred):
         raise ClearCNNError(f"{where}: labels `y` must be one integer class per sample, shape ({len(y_pred)},); "
                             f"received y of shape {y_true.shape}.")
-    if not np.all(np.equal(np.mod(labels, 1), 0)) or labels.min(initial=0) < 0 or labels.max(initial=0) >= classes:
-        bad = labels[(labels < 0) | (labels >= classes) | (np.mod(labels, 1) != 0)][0]
+    bad = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)  # NaN is not equal to itself: bad too
+    if bad.any():
         raise ClearCNNError(f"{where}: labels `y` must be integers in [0, {classes}) to match the model's "
-                            f"{classes} outputs; received a label {bad!r}.")
+                            f"{classes} outputs; received a label {labels[bad][0].item()!r}.")
     one_hot = np.zeros(y_pred.shape, dtype=y_pred.dtype)
     one_hot[np.arange(len(labels)), labels.astype(np.int64)] = 1
     return one_hot
@@ -134,8 +135,8 @@ def get(identifier):
     """A Loss from a Keras name ("sparse_categorical_crossentropy", "mse"), a class name, config or instance."""
     if isinstance(identifier, Loss):
         return identifier
-    if isinstance(identifier, dict) and identifier.get("class_name") in CLASSES:
-        return CLASSES[identifier["class_name"]](**identifier.get("config", {}))
+    if isinstance(identifier, dict) and str(identifier.get("class_name")) in CLASSES:
+        return construct(CLASSES[identifier["class_name"]], identifier.get("config") or {}, "compile", "loss")
     if isinstance(identifier, str) and identifier in LOSSES:
         return LOSSES[identifier]()
     if isinstance(identifier, str) and identifier in CLASSES:

@@ -4,7 +4,7 @@
 """
 import numpy as np
 
-from .errors import ClearCNNError
+from .errors import ClearCNNError, check_number, construct, real_array
 
 
 class Metric:
@@ -16,7 +16,8 @@ class Metric:
         self.total, self.count = 0.0, 0.0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        values = self.values(np.asarray(y_true), np.asarray(y_pred))
+        where = type(self).__name__
+        values = self.values(real_array(y_true, where, "`y_true`", "biuf"), real_array(y_pred, where, "`y_pred`"))
         weights = np.ones(len(values)) if sample_weight is None else np.asarray(sample_weight, float)
         self.total += float((values * weights).sum())
         self.count += float(weights.sum())
@@ -32,7 +33,7 @@ class BinaryAccuracy(Metric):
     default_name = "binary_accuracy"
 
     def __init__(self, name=None, threshold=0.5):
-        self.threshold = threshold
+        self.threshold = check_number(threshold, "BinaryAccuracy", "threshold", "a number such as 0.5")
         super().__init__(name)
 
     def get_config(self):
@@ -109,9 +110,11 @@ def get(identifier, loss=None):
         return cls(name=identifier, loss=loss) if cls is Accuracy else cls(name=identifier)
     if isinstance(identifier, str) and identifier in CLASSES:
         return CLASSES[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in CLASSES:  # from serialize (saved models)
-        cls, config = CLASSES[identifier["class_name"]], dict(identifier.get("config", {}))
-        return cls(**config, loss=loss) if cls is Accuracy else cls(**config)
+    if isinstance(identifier, dict) and str(identifier.get("class_name")) in CLASSES:  # from serialize (saved models)
+        cls, config = CLASSES[identifier["class_name"]], identifier.get("config") or {}
+        if cls is Accuracy and isinstance(config, dict):
+            config = {**config, "loss": loss}
+        return construct(cls, config, "compile", "metrics")
     raise ClearCNNError(f"compile: argument `metrics` must hold names from {', '.join(METRICS)} or Metric "
                         f"objects; received {identifier!r}.")
 

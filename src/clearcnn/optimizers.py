@@ -5,7 +5,13 @@ Each `update(value, grad, slots, t)` changes one variable in place; `t` is the 1
 import numpy as np
 
 from . import ops
-from .errors import ClearCNNError
+from .errors import ClearCNNError, check_bool, check_int, check_number, construct, format_bytes, real_array
+
+# The ranges of the hyperparameters. A decay rate of 1 would never move its average from zero (Adam's bias
+# correction would divide by zero), so it stays below 1; every value must be finite.
+MOMENTUM = "a number in [0, 1] such as 0.9"
+DECAY = "a number in [0, 1) such as {}"
+EPSILON = "a small non-negative number such as 1e-07"
 
 
 class Optimizer:
@@ -15,7 +21,8 @@ class Optimizer:
         for key, value in unsupported.items():
             if value is not None:
                 raise ClearCNNError(f"{type(self).__name__}: argument `{key}` is not supported; received {key}={value!r}.")
-        self.learning_rate = _positive(learning_rate, self, "learning_rate")
+        self.learning_rate = self.check("learning_rate", learning_rate, "a positive number such as 0.001",
+                                        lambda v: v > 0)
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self.slots = None  # one list of arrays per variable, built at the first step
@@ -25,8 +32,18 @@ class Optimizer:
         """Zero slots for `weights`; slots already held for one of them (same Weight object) are kept, so a
         layer frozen or unfrozen between steps never receives another variable's state."""
         held = dict(zip(self.owners, self.slots)) if self.slots is not None else {}
-        self.slots = [held.get(id(w)) or [np.zeros_like(w.value) for _ in self.slot_names] for w in weights]
+        try:
+            self.slots = [held.get(id(w)) or [np.zeros_like(w.value) for _ in self.slot_names] for w in weights]
+        except MemoryError:  # the state is as large as the weights, once per slot
+            need = len(self.slot_names) * sum(w.value.nbytes for w in weights)
+            raise ClearCNNError(f"{type(self).__name__}: its state ({', '.join(self.slot_names)} for every weight) "
+                                f"would need {format_bytes(need)} of memory, more than is free; train a smaller "
+                                f"model.") from None
         self.owners = [id(w) for w in weights]
+
+    def check(self, argument, value, expected, within):
+        """A hyperparameter as a float: finite, and within its range."""
+        return check_number(value, type(self).__name__, argument, expected, within)
 
     def apply(self, weights):
         """One step for every weight whose `.grad` is set (the model's trainable weights, in order)."""
@@ -39,8 +56,9 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars):
         """Keras's form: pairs of (gradient, Weight)."""
         pairs = list(grads_and_vars)
-        for grad, weight in pairs:
-            weight.grad = np.asarray(grad)
+        grads = [self.checked(grad, weight.shape, f"the gradient of `{weight.name}`") for grad, weight in pairs]
+        for grad, (_, weight) in zip(grads, pairs):
+            weight.grad = grad
         self.apply([weight for _, weight in pairs])
 
     # The state, for saving and resuming exactly.
@@ -48,15 +66,26 @@ class Optimizer:
         return self.iterations, [array for slots in (self.slots or []) for array in slots]
 
     def set_state(self, weights, iterations, arrays):
+        """Restore saved state, all or nothing: the step count and every array are checked before any is set."""
+        iterations = check_int(iterations, type(self).__name__, "iterations", "a non-negative integer")
         self.slots = None
         self.build(weights)
         flat = [array for slots in self.slots for array in slots]
-        if len(arrays) != len(flat) or any(np.shape(a) != t.shape for a, t in zip(arrays, flat)):
-            raise ClearCNNError(f"{type(self).__name__}: saved state holds arrays of shapes "
-                                f"{[np.shape(a) for a in arrays]}; this model needs {[t.shape for t in flat]}.")
+        if len(arrays) != len(flat):
+            raise ClearCNNError(f"{type(self).__name__}: saved state holds {len(arrays)} arrays; this model needs "
+                                f"{len(flat)}, of shapes {[t.shape for t in flat]}.")
+        arrays = [self.checked(a, t.shape, "saved state") for a, t in zip(arrays, flat)]
         for target, array in zip(flat, arrays):
             target[...] = array
-        self.iterations = int(iterations)
+        self.iterations = iterations
+
+    def checked(self, array, shape, what):
+        """`array` as real numbers of `shape`, or ClearCNNError."""
+        array = real_array(array, type(self).__name__, what)
+        if array.shape != shape:
+            raise ClearCNNError(f"{type(self).__name__}: {what} must have shape {shape}; received an array of shape "
+                                f"{array.shape}.")
+        return array
 
     def get_config(self):
         return {"name": self.name, "learning_rate": self.learning_rate}
@@ -73,9 +102,8 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **unsupported):
         super().__init__(learning_rate, name, **unsupported)
-        if not 0 <= momentum <= 1:
-            raise ClearCNNError(f"SGD: argument `momentum` must be in [0, 1]; received momentum={momentum!r}.")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = self.check("momentum", momentum, MOMENTUM, lambda v: 0 <= v <= 1)
+        self.nesterov = check_bool(nesterov, "SGD", "nesterov")
 
     def update(self, w, g, slots, t):
         ops.sgd_step(w, g, slots[0], self.learning_rate, self.momentum, self.nesterov)
@@ -91,7 +119,9 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **unsupported):
         super().__init__(learning_rate, name, **unsupported)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = self.check("beta_1", beta_1, DECAY.format(0.9), lambda v: 0 <= v < 1)
+        self.beta_2 = self.check("beta_2", beta_2, DECAY.format(0.999), lambda v: 0 <= v < 1)
+        self.epsilon = self.check("epsilon", epsilon, EPSILON, lambda v: v >= 0)
 
     def update(self, w, g, slots, t):
         ops.adam_step(w, g, *slots, self.learning_rate, self.beta_1, self.beta_2, self.epsilon, t)
@@ -107,7 +137,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, name=None, **unsupported):
         super().__init__(learning_rate, name, **unsupported)
-        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.rho = self.check("rho", rho, DECAY.format(0.9), lambda v: 0 <= v < 1)
+        self.momentum = self.check("momentum", momentum, MOMENTUM, lambda v: 0 <= v <= 1)
+        self.epsilon = self.check("epsilon", epsilon, EPSILON, lambda v: v >= 0)
 
     def update(self, w, g, slots, t):
         ops.rmsprop_step(w, g, *slots, self.learning_rate, self.rho, self.momentum, self.epsilon)
@@ -124,7 +156,8 @@ def get(identifier):
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict) and str(identifier.get("class_name", "")).lower() in OPTIMIZERS:
-        return OPTIMIZERS[identifier["class_name"].lower()].from_config(identifier.get("config", {}))
+        return construct(OPTIMIZERS[identifier["class_name"].lower()], identifier.get("config") or {}, "compile",
+                         "optimizer")
     if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
         return OPTIMIZERS[identifier.lower()]()
     raise ClearCNNError(f"compile: argument `optimizer` must be one of {', '.join(OPTIMIZERS)} or an Optimizer; "
@@ -134,9 +167,3 @@ def get(identifier):
 def serialize(optimizer):
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
-
-def _positive(value, owner, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value > 0:
-        raise ClearCNNError(f"{type(owner).__name__}: argument `{argument}` must be a positive number such as "
-                            f"0.001; received {argument}={value!r}.")
-    return float(value)

@@ -1,6 +1,7 @@
 """The `explain`, `shapes`, `show` and `report` subcommands: the arithmetic of one value, the shape walk,
 pictures, and the HTML report."""
 import os
+import re
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from ..models import load_model
 from ..presets import PRESETS, build_preset
 from ..saving.files import write_atomically
 from . import data as cli_data
+from .train import check_output, positive_int
 
 
 def add_parsers(commands):
@@ -38,7 +40,7 @@ def add_parsers(commands):
     report = commands.add_parser("report", help="one self-contained HTML report of a model on data")
     report.add_argument("model", help="a saved model")
     report.add_argument("--data", help="data as for evaluate (default: the embedded test digits)")
-    report.add_argument("--samples", type=int, default=2000, help="at most this many samples (default 2000)")
+    report.add_argument("--samples", type=positive_int, default=2000, help="at most this many samples (default 2000)")
     report.add_argument("--output", "-o", default="report.html")
     return {"explain": run_explain, "shapes": run_shapes, "show": run_show, "report": run_report}
 
@@ -53,12 +55,18 @@ def run_explain(args):
     if args.image is None:
         raise ClearCNNError("explain: argument `--image` is required with a model; received none.")
     image = cli_data.read_images_for(model, [args.image])[0]
-    layer = args.layer
+    layer = layer_argument(args.layer)
     if layer is None:
         layer = next((l.name for l in model.layers if isinstance(l, Conv2D)), None)
-    elif layer.isdigit():
-        layer = int(layer)
+        if layer is None:
+            raise ClearCNNError(f"explain: {args.model!r} has no Conv2D layer to explain by default; pass --layer "
+                                f"with the name or index of a pooling layer.")
     print(explain_value(model, image, layer, args.row, args.col, args.filter))
+
+
+def layer_argument(text):
+    """--layer: an index ("2", "-1": from the end) or a layer name."""
+    return int(text) if text is not None and re.fullmatch(r"-?\d+", text) else text
 
 
 def load_network(text):
@@ -93,12 +101,15 @@ def evaluation_arrays(model, data, limit):
 
 
 def run_show(args):
+    formats = pictures.image_formats()
+    check_output(args.output, f"show {args.what}", f"a picture file name ending in .{', .'.join(formats)}",
+                 lambda path: os.path.splitext(path)[1].lower().lstrip(".") in formats)
     if args.what == "history" and args.source.lower().endswith(".csv"):
         figure = pictures.plot_history(args.source)
     else:
         model = load_model(args.source)
         if args.what == "kernels":
-            figure = pictures.plot_kernels(model, args.layer)
+            figure = pictures.plot_kernels(model, layer_argument(args.layer))
         elif args.what == "features":
             if args.image is None:
                 raise ClearCNNError("show features: argument `image` is required; received none.")
@@ -117,6 +128,7 @@ def run_show(args):
 
 
 def run_report(args):
+    check_output(args.output, "report")
     model = load_model(args.model)
     x, y = evaluation_arrays(model, args.data, args.samples)
     page = build_report(model, x, y, model.metadata.get("class_names"), model.metadata.get("history"))

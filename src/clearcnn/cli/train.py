@@ -1,12 +1,14 @@
 """The `train`, `evaluate`, `predict` and `summary` subcommands."""
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
-from ..errors import ClearCNNError
+from ..errors import ClearCNNError, fail
 from ..models import load_model
 from ..presets import DEFAULT_INPUT, PRESETS, build_preset
+from ..saving import api as saving
 from ..utils import set_random_seed
 from . import data as cli_data
 
@@ -22,11 +24,22 @@ def parse_image_size(text):
     return (parts[0], parts[-1])
 
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text!r}")
+def _integer(text, low, kind):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError(f"must be a {kind} integer; received {text!r}")
     return value
+
+
+def positive_int(text):
+    return _integer(text, 1, "positive")
+
+
+def non_negative_int(text):
+    return _integer(text, 0, "non-negative")
 
 
 def fraction(text):
@@ -37,6 +50,24 @@ def fraction(text):
     if value is None or not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be a fraction from 0 (none) to below 1, e.g. 0.2; received {text!r}")
     return value
+
+
+def check_output(path, command, expected="", writes=lambda path: True):
+    """Refuse an --output that cannot be written before any work is done (training, evaluating): a folder, a name
+    whose format `writes` refuses, or a folder that does not exist or cannot be written to (tried by creating a
+    temporary file there, as saving does)."""
+    if os.path.isdir(path):
+        fail(command, "--output", path, "a file name, not a folder")
+    if not writes(path):
+        fail(command, "--output", path, expected)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        fail(command, "--output", path, "a file name in an existing folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".clearcnn-check-"):
+            pass
+    except OSError as error:
+        fail(command, "--output", path, f"a file name in a folder that can be written to ({folder}: {error.strerror})")
 
 
 def add_parsers(commands):
@@ -51,7 +82,7 @@ def add_parsers(commands):
     train.add_argument("--validation-split", type=fraction, default=0.2,
                        help="fraction of an image folder held out for validation (default 0.2)")
     train.add_argument("--output", "-o", help="where to save the model (default: NAME.clearcnn)")
-    train.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
+    train.add_argument("--seed", type=non_negative_int, default=1337, help="random seed (default 1337)")
 
     evaluate = commands.add_parser("evaluate", help="loss and accuracy of a saved model on data")
     evaluate.add_argument("model", help="a saved .clearcnn model")
@@ -71,11 +102,11 @@ def add_parsers(commands):
 
 
 def run_train(args):
-    if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):  # before, not after, training
-        raise ClearCNNError(f"train: argument `--output` must be a file name in an existing folder; "
-                            f"received --output={args.output!r}, whose folder does not exist.")
     set_random_seed(args.seed)
     data = cli_data.load_training_data(args)
+    output = args.output or f"{data.name}.clearcnn"
+    check_output(output, "train", "a name ending in .clearcnn or .keras (.h5 files are read, not written)",
+                 lambda path: saving.file_format(path) in (saving.NATIVE, saving.KERAS))
     preset = args.model or ("default" if data.name == "mnist10k" else "seed")
     model = build_preset(preset, data.input_shape, len(data.class_names))
     model.metadata = {"class_names": data.class_names, "color_mode": data.color_mode, "preset": preset}
@@ -90,7 +121,6 @@ def run_train(args):
         count = data.test_count
         print(f"Test accuracy: {accuracy:.4f} ({round(accuracy * count)}/{count} {data.test_name}), "
               f"loss {loss:.4f}")
-    output = args.output or f"{data.name}.clearcnn"
     model.save(output)
     print(f"Saved the model to {output}")
 

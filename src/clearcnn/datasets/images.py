@@ -5,19 +5,27 @@
         class_b/  b_1.jpg ...
 
 Class names are the sorted sub-folder names and label i is the i-th name. Files ending in .bmp, .gif,
-.jpeg, .jpg or .png (any case) count as images, searched recursively; other files are ignored.
-Pillow decodes and resizes; it is the optional extra `pip install "clearcnn[images]"`.
+.jpeg, .jpg or .png (any case) count as images, searched recursively; other files are ignored, as in
+Keras. Each real folder is searched once, so symlink loops end. Entries with an image name that are not
+regular files (FIFOs, sockets, devices, broken links) and folders that cannot be listed are skipped with
+one warning; a file that cannot be read or decoded raises ClearCNNError naming it when its batch is read.
+Pillow decodes and resizes; it is the optional extra `pip install "clearcnn[images]"`. Only the four formats
+above are decoded, and images larger than Pillow's MAX_IMAGE_PIXELS are refused as decompression bombs.
 """
+import io
 import numbers
 import os
 import sys
+import warnings
 
 import numpy as np
 
-from ..errors import ClearCNNError, fail
+from ..errors import ClearCNNError, check_int, check_memory, fail
 from ..utils import random_generator
+from ._files import is_regular, open_regular
 
 FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+_PILLOW_FORMATS = ["BMP", "GIF", "JPEG", "PNG"]  # what FORMATS name: Pillow may not guess others (EPS runs Ghostscript)
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 _PILLOW_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
 # Keras's interpolation names that Pillow has ("area" is Pillow's box filter, "lanczos3" its Lanczos).
@@ -99,6 +107,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     last fraction is kept for validation, so two calls with the same seed give disjoint subsets.
     `interpolation`: "bilinear", "nearest", "bicubic", "area" or "lanczos3". `crop_to_aspect_ratio`:
     crop the largest centred window of the target aspect ratio before resizing, instead of stretching.
+    An image_size and batch_size whose float32 batch would not fit in the machine's memory are refused.
 
     >>> train, val = image_dataset_from_directory("photos", validation_split=0.2, subset="both",
     ...                                           seed=1, image_size=(32, 32))  # doctest: +SKIP
@@ -113,19 +122,26 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         fail(where, "labels", labels, '"inferred", None, or a list of integer labels, one per image file')
     if class_names is not None and labels != "inferred":
         fail(where, "class_names", class_names, 'None unless labels="inferred"')
+    if class_names is not None and not (isinstance(class_names, (list, tuple))
+                                        and all(isinstance(name, str) for name in class_names)):
+        fail(where, "class_names", class_names, "None or a list of sub-folder names")
     if label_mode not in LABEL_MODES:
         fail(where, "label_mode", label_mode, 'one of "int", "categorical", "binary" or None')
     if labels is None or label_mode is None:
         labels = label_mode = None
     image_size = _check_common(where, image_size, color_mode, interpolation)
     interpolation = interpolation.lower()
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        fail(where, "batch_size", batch_size, "a positive integer such as 32, or None for single images")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, where, "batch_size", "a positive integer such as 32, or None for single "
+                               "images", low=1)
     _check_split(where, validation_split, subset, shuffle, seed)
     if seed is None:
         seed = int(random_generator().integers(1_000_000))
+    seed = check_int(seed, where, "seed", "None or an integer from 0 to 2**32 - 1", high=2 ** 32)
 
     paths, indices, class_names = index_directory(directory, labels, class_names, follow_links, where)
+    batch = (min(batch_size or 1, len(paths)), *image_size, CHANNELS[color_mode])
+    check_memory(where, "one batch of images", batch, np.float32, "pass a smaller image_size or batch_size")
     if verbose:
         kind = "" if labels is None else f" belonging to {len(class_names)} classes"
         print(f"Found {len(paths)} files{kind}.")
@@ -166,12 +182,15 @@ def load_image_folder(directory, image_size=(32, 32), color_mode="rgb", interpol
 
     x float32 (N, height, width, channels) with values 0-255, y int32 (N,) class indices, files in sorted
     order (no shuffling). With `verbose` it prints the file count and, when `progress` is set and stderr
-    is a terminal, a running count of the images read. For large folders use
-    image_dataset_from_directory, which reads one batch at a time.
+    is a terminal, a running count of the images read. A folder whose x would not fit in the machine's
+    memory is refused before any image is read; for large folders use image_dataset_from_directory,
+    which reads one batch at a time.
     """
     where = "load_image_folder"
     image_size = _check_common(where, image_size, color_mode, interpolation)
     paths, labels, class_names = index_directory(directory, "inferred", None, False, where)
+    check_memory(where, "the array of all images", (len(paths), *image_size, CHANNELS[color_mode]), np.float32,
+                 "pass a smaller image_size, or use image_dataset_from_directory, which reads one batch at a time")
     if verbose:
         print(f"Found {len(paths)} files belonging to {len(class_names)} classes.")
     show = progress and verbose and getattr(sys.stderr, "isatty", lambda: False)()
@@ -198,11 +217,16 @@ def index_directory(directory, labels, class_names, follow_links, where):
         subfolders = found if class_names is None else list(class_names)
     else:
         subfolders = [""]
-    paths, indices = [], []
+    paths, indices, skipped = [], [], []
     for index, subfolder in enumerate(subfolders):
-        for path in _image_files(os.path.join(directory, subfolder), follow_links):
-            paths.append(path)
-            indices.append(index)
+        found = _image_files(os.path.join(directory, subfolder), follow_links, skipped)
+        paths += found
+        indices += [index] * len(found)
+    if skipped:
+        shown = ", ".join(map(repr, skipped[:5])) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        warnings.warn(f"{where}: skipped {len(skipped)} entries under {directory!r} that are not regular files "
+                      f"(FIFOs, sockets, devices, broken links) or folders that cannot be listed: {shown}.",
+                      stacklevel=3)
     if not paths:
         searched = f"its sub-folders {', '.join(subfolders)} hold none" if subfolders != [""] else "it holds none"
         fail(where, "directory", directory, f"a folder of images ({', '.join(FORMATS)}, any case), but it is "
@@ -211,17 +235,40 @@ def index_directory(directory, labels, class_names, follow_links, where):
         return paths, None, None
     if labels == "inferred":
         return paths, np.asarray(indices, dtype=np.int32), list(subfolders)
+    bad = [label for label in labels if isinstance(label, bool) or not isinstance(label, (int, np.integer))
+           or not 0 <= label < 2 ** 31]
+    if bad:
+        raise ClearCNNError(f"{where}: argument `labels` must hold integer labels from 0 to 2**31 - 1, one per "
+                            f"image file; received the label {bad[0]!r:.40}.")
     if len(labels) != len(paths):
         raise ClearCNNError(f"{where}: argument `labels` must hold one label per image file; received "
                             f"{len(labels)} labels for the {len(paths)} image files found in {directory!r}.")
     return paths, np.asarray(labels, dtype=np.int32), [str(label) for label in sorted(set(labels))]
 
 
-def _image_files(folder, follow_links):
-    for root, _, files in sorted(os.walk(folder, followlinks=follow_links), key=lambda entry: entry[0]):
+def _image_files(folder, follow_links, skipped):
+    """The image files under `folder` in Keras's order (sorted by folder path, then by name).
+
+    Each real folder, known by (device, inode), is walked once, so a symlink loop ends and a folder
+    linked twice counts once. Entries that are not regular files, and folders that cannot be listed,
+    are appended to `skipped`.
+    """
+    seen, walked, images = set(), [], []
+    for root, folders, files in os.walk(folder, followlinks=follow_links,
+                                        onerror=lambda error: skipped.append(error.filename)):
+        info = os.stat(root)
+        if (info.st_dev, info.st_ino) in seen:
+            folders.clear()
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        folders.sort()  # the first path to a folder linked twice is the first in sorted order
+        walked.append((root, files))
+    for root, files in sorted(walked, key=lambda entry: entry[0]):
         for name in sorted(files):
             if name.lower().endswith(FORMATS):
-                yield os.path.join(root, name)
+                path = os.path.join(root, name)
+                (images if is_regular(path) else skipped).append(path)
+    return images
 
 
 def read_images(paths, image_size, color_mode, interpolation="bilinear", crop_to_aspect_ratio=False,
@@ -233,7 +280,13 @@ def read_images(paths, image_size, color_mode, interpolation="bilinear", crop_to
     out = np.empty((len(paths), height, width, CHANNELS[color_mode]), dtype=np.float32)
     for i, path in enumerate(paths):
         try:
-            with image.open(path) as img:
+            with open_regular(path) as file:  # from memory, a read of the length a damaged chunk declares (which
+                data = io.BytesIO(file.read())  # Pillow makes to skip it) allocates what the file holds, no more
+            with image.open(data, formats=_PILLOW_FORMATS) as img:
+                area = img.width * img.height  # Pillow only warns up to twice its limit; the limit is the rule
+                if image.MAX_IMAGE_PIXELS and area > image.MAX_IMAGE_PIXELS:
+                    raise image.DecompressionBombError(f"{img.width} x {img.height} = {area} pixels is more than "
+                                                       f"PIL.Image.MAX_IMAGE_PIXELS ({image.MAX_IMAGE_PIXELS})")
                 if img.mode in ("P", "PA"):  # palette images: expand, keeping any transparency
                     img = img.convert("RGBA")
                 img = img.convert(_PILLOW_MODES[color_mode])
@@ -242,7 +295,7 @@ def read_images(paths, image_size, color_mode, interpolation="bilinear", crop_to
                 pixels = np.asarray(img.resize((width, height), resample))
         except Exception as exc:  # Pillow signals damaged files with many exception types
             raise ClearCNNError(f"{where}: cannot read the image file {os.fspath(path)!r} "
-                                f"({type(exc).__name__}: {exc}); it is corrupt or not an image: "
+                                f"({type(exc).__name__}: {exc}); it is corrupt, not an image or too large: "
                                 "replace it or remove it from the folder.") from exc
         out[i] = pixels.reshape(height, width, -1)
         if progress:
@@ -281,14 +334,14 @@ def _pillow(where):
 
 
 def _check_common(where, image_size, color_mode, interpolation):
-    if color_mode not in CHANNELS:
+    if not isinstance(color_mode, str) or color_mode not in CHANNELS:
         fail(where, "color_mode", color_mode, '"rgb", "grayscale" or "rgba"')
     if not isinstance(interpolation, str) or interpolation.lower() not in _RESAMPLING:
         fail(where, "interpolation", interpolation, f"one of {', '.join(map(repr, _RESAMPLING))}")
     if isinstance(image_size, (int, np.integer)):
         image_size = (image_size, image_size)
     if not (isinstance(image_size, (list, tuple)) and len(image_size) == 2
-            and all(isinstance(n, (int, np.integer)) and n > 0 for n in image_size)):
+            and all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in image_size)):
         fail(where, "image_size", image_size, "a pair of positive integers (height, width) such as (256, 256)")
     return tuple(int(n) for n in image_size)
 

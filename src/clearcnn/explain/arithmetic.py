@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ClearCNNError
+from ..errors import ClearCNNError, real_array
 from ..layers import AveragePooling2D, Conv2D, MaxPooling2D
 
 
@@ -58,6 +58,15 @@ def _check_cell(layer, image, row, col, channel, channels, what):
                                 f"with output {out_h}x{out_w}x{channels}; received {name}={value!r}.")
 
 
+def _image(image):
+    """One (H, W, C) image of real numbers as float64, or ClearCNNError."""
+    image = real_array(image, "explain", "argument `image`")
+    if image.ndim != 3:
+        raise ClearCNNError(f"explain: argument `image` must be one (height, width, channels) image; received an "
+                            f"array of shape {image.shape}.")
+    return image.astype(np.float64)
+
+
 def _window(layer, image, row, col):
     """The padded window (kh, kw, C) under output cell (row, col), and the input coordinates of each tap."""
     geometry = layer.geometry(image.shape[:2])
@@ -75,7 +84,11 @@ def _window(layer, image, row, col):
 
 def explain_conv(layer, image, row, col, filter_index=0):
     """Explain output cell (row, col, filter) of a built Conv2D for one (H, W, C) input image."""
-    image = np.asarray(image, dtype=np.float64)
+    image = _image(image)
+    if not layer.built or layer.kernel.shape[2] != image.shape[2]:
+        raise ClearCNNError(f"explain: {layer.where} must be built for images with the channels of `image`; "
+                            f"received an image of shape {image.shape} for a layer built for "
+                            f"{layer.input_shape if layer.built else 'no input yet'}.")
     kernel = layer.kernel.value.astype(np.float64)
     _check_cell(layer, image, row, col, filter_index, layer.filters, "filter_index")
     cells, positions, (kh, kw) = _window(layer, image, row, col)
@@ -114,7 +127,7 @@ def explain_conv(layer, image, row, col, filter_index=0):
 
 def explain_pool(layer, image, row, col, channel=0):
     """Explain output cell (row, col, channel) of a built pooling layer for one (H, W, C) input image."""
-    image = np.asarray(image, dtype=np.float64)
+    image = _image(image)
     _check_cell(layer, image, row, col, channel, image.shape[2], "channel")
     cells, positions, (kh, kw) = _window(layer, image, row, col)
     lines = [f"{layer.name} ({type(layer).__name__}), output row {row}, column {col}, channel {channel}:",
@@ -137,13 +150,17 @@ def explain_pool(layer, image, row, col, channel=0):
     return Explanation(float(value), lines)
 
 
+def _check_layer(layer):
+    if not isinstance(layer, (Conv2D, MaxPooling2D, AveragePooling2D)):
+        raise ClearCNNError(f"explain: argument `layer` must be a Conv2D or pooling layer (or its name or index); "
+                            f"received layer={getattr(layer, 'where', layer)!r}.")
+
+
 def explain_cell(layer, image, row, col, index=0):
     """Dispatch on the layer type: Conv2D, MaxPooling2D or AveragePooling2D."""
-    if isinstance(layer, Conv2D):
-        return explain_conv(layer, image, row, col, index)
-    if isinstance(layer, (MaxPooling2D, AveragePooling2D)):
-        return explain_pool(layer, image, row, col, index)
-    raise ClearCNNError(f"explain: argument `layer` must be a Conv2D or pooling layer; received {layer.where}.")
+    _check_layer(layer)
+    explain_one = explain_conv if isinstance(layer, Conv2D) else explain_pool
+    return explain_one(layer, image, row, col, index)
 
 
 def layer_input(model, layer, image):
@@ -158,6 +175,9 @@ def layer_input(model, layer, image):
 
 def explain(model, image, layer, row, col, index=0):
     """Explain one output value of layer `layer` (a name, an index or the layer) of `model` for `image`."""
-    if isinstance(layer, (str, int)) and not isinstance(layer, bool):
-        layer = model.get_layer(name=layer) if isinstance(layer, str) else model.get_layer(index=layer)
-    return explain_cell(layer, layer_input(model, layer, image), row, col, index)
+    if isinstance(layer, str):
+        layer = model.get_layer(name=layer)
+    elif isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        layer = model.get_layer(index=layer)
+    _check_layer(layer)
+    return explain_cell(layer, layer_input(model, layer, _image(image)), row, col, index)

@@ -11,12 +11,23 @@ import numpy as np
 from ..errors import ClearCNNError
 from ..layers import AveragePooling2D, Conv2D, MaxPooling2D
 
+PLOTS_NEEDED = 'pictures need matplotlib: pip install "clearcnn[plots]"'
+
+
+def image_formats():
+    """The file name extensions that save() writes: matplotlib's (png, pdf, svg, ...)."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise ClearCNNError(PLOTS_NEEDED) from None
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
 
 def _figure(rows, cols, panel=1.6, title=None):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ClearCNNError('pictures need matplotlib: pip install "clearcnn[plots]"') from None
+        raise ClearCNNError(PLOTS_NEEDED) from None
     figure = Figure(figsize=(max(3.0, cols * panel), max(2.0, rows * panel + (0.5 if title else 0))),
                     layout="constrained")
     if title:

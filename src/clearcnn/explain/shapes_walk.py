@@ -4,6 +4,8 @@ the parameters, the 2-D kernels, and the notes on windows that leave pixels unco
 A network is a model, a preset name, or a one-line spec such as
 `32x32x3 | conv 6 3 | maxpool 3 1 | conv 16 5 | maxpool 3 1 | flatten | dense 120 | dense 3`.
 """
+import math
+
 from ..errors import ClearCNNError
 from ..layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from ..layers.base import WindowLayer
@@ -41,11 +43,15 @@ def parse_spec(text):
                             f"received {text!r}.") from None
     if len(input_shape) == 2:
         input_shape += (1,)
+    if min(input_shape) <= 0:
+        raise ClearCNNError(f"shapes: the input size must be positive integers such as 32x32x3; received "
+                            f"{parts[0][0]!r}.")
     return input_shape, layers
 
 
 def walk(input_shape, layers):
-    """Lines describing each layer for inputs of `input_shape` (without the batch axis)."""
+    """Lines describing each layer for inputs of `input_shape` (without the batch axis). Shapes and parameter
+    counts are arithmetic: no layer is built, so a network too large to allocate can still be walked."""
     shape = (None, *input_shape)
     lines = [f"input: {'x'.join(map(str, input_shape))}"]
     total = 0
@@ -58,14 +64,13 @@ def walk(input_shape, layers):
                 return lines + [f"  {error}"]
             for axis, report in zip(("height", "width"), reports):
                 lines.append(f"  {axis}: {report.formula()}" + ("" if report.fits else f", floored to {report.size}"))
-        if not layer.built:
-            layer.build(shape)
+        weights = layer.weight_shapes(shape)
         shape = layer.compute_output_shape(shape)
-        params = layer.count_params()
+        params = sum(math.prod(s) for s in weights.values())
         total += params
         kernels = ""
         if isinstance(layer, Conv2D):
-            kh, kw, c, f = layer.kernel.shape
+            kh, kw, c, f = weights["kernel"]
             kernels = f", {f} x {c} = {f * c} two-dimensional {kh}x{kw} kernels"
         lines.append(f"  output {'x'.join(str(d) for d in shape[1:])}, {params:,} parameters{kernels}")
         if isinstance(layer, WindowLayer):

@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 from .. import initializers
-from ..errors import ClearCNNError
+from ..errors import ClearCNNError, check_int, fail, is_sequence, real_array
 from ..ops import Geometry, get_activation, swap_batch_axis
 from ..ops.shapes import is_int as _is_int
 from ..ops.shapes import size_report
@@ -59,11 +59,13 @@ class Layer:
             key = next(iter(unknown))
             raise ClearCNNError(f"{where}: unknown argument `{key}` (received {key}={unknown[key]!r}); "
                                 f"see help({type(self).__name__}) for the accepted arguments.")
-        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.name = check_name(name, where) or unique_name(to_snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.dtype = _check_dtype(dtype, self.where)
+        if batch_size is not None:
+            check_int(batch_size, self.where, "batch_size", "None or a positive integer such as 32", 1)
         if batch_input_shape is not None:
-            input_shape = tuple(batch_input_shape)[1:]
+            input_shape = check_shape(batch_input_shape, self.where, "batch_input_shape", batch=True)[1:]
         self.declared_input_shape = None
         if input_shape is not None:
             self.declared_input_shape = (batch_size, *check_shape(input_shape, self.where, "input_shape"))
@@ -88,8 +90,13 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def weight_shapes(self, input_shape):
+        """{name: shape} of the weights that build(input_shape) creates: arithmetic, nothing is allocated."""
+        return {}
+
     def add_weight(self, name, shape, initializer, trainable=True):
-        value = initializers.get(initializer, self.where)(shape, dtype=self.dtype)
+        value = initializers.get(initializer, self.where)(shape, dtype=self.dtype, where=self.where,
+                                                          what=f"weight `{name}`")
         weight = Weight(f"{self.name}/{name}", value, trainable and self.trainable)
         self._weights.append(weight)
         return weight
@@ -116,17 +123,16 @@ class Layer:
 
     def __call__(self, x, training=False):
         """Forward pass on a public (batch-first, channels-last) array, building the layer first if needed."""
-        x = self.check_input(np.asarray(x))
+        x = self.check_input(x)
         if not self.built:
             self.build((None, *x.shape[1:]))
         return swap_batch_axis(self.forward(swap_batch_axis(x.astype(self.dtype, copy=False)), training))
 
     def check_input(self, x):
-        """Raise ClearCNNError for an array this layer cannot take; return it otherwise."""
+        """Raise ClearCNNError for an array this layer cannot take; return it as an array otherwise."""
+        x = real_array(x, self.where, "input")
         if self.input_ndim is not None and x.ndim != self.input_ndim:
             raise ClearCNNError(self.rank_message(x.shape))
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise ClearCNNError(f"{self.where}: input must be a real numeric array; received dtype={x.dtype}.")
         if self.built:
             self.check_shape_compatible(x.shape)
         return x
@@ -161,20 +167,26 @@ class Layer:
         return [w.numpy() for w in self._weights]
 
     def set_weights(self, arrays):
-        arrays = list(arrays)
+        """Replace the weights, all or nothing: every array is checked before any is assigned."""
+        for weight, array in zip(self._weights, self.checked_weights(arrays)):
+            weight.assign(array)
+
+    def checked_weights(self, arrays):
+        """`arrays` as arrays that set_weights can assign (right count, shapes, real numbers; integers are
+        converted when assigned), or ClearCNNError; changes nothing."""
+        arrays = weight_list(arrays, self.where)
         if not self.built and arrays:
             raise ClearCNNError(f"{self.where}: set_weights needs a built layer; call it on data or "
                                 f"build(input_shape) first; received {len(arrays)} arrays for an unbuilt layer.")
         if len(arrays) != len(self._weights):
             raise ClearCNNError(f"{self.where}: set_weights needs {len(self._weights)} arrays "
                                 f"({', '.join(w.name for w in self._weights) or 'none'}); received {len(arrays)}.")
-        for weight, array in zip(self._weights, arrays):
-            array = np.asarray(array)
+        checked = [real_array(a, self.where, f"weight `{w.name}`") for w, a in zip(self._weights, arrays)]
+        for weight, array in zip(self._weights, checked):
             if array.shape != weight.shape:
                 raise ClearCNNError(f"{self.where}: weight `{weight.name}` must have shape {weight.shape}; "
                                     f"received an array of shape {array.shape}.")
-        for weight, array in zip(self._weights, arrays):
-            weight.assign(array)
+        return checked
 
     def count_params(self):
         return int(sum(w.value.size for w in self._weights))
@@ -214,16 +226,31 @@ def _check_dtype(dtype, where):
     return name
 
 
-def check_shape(shape, where, argument):
-    """A tuple of positive ints (None allowed), or ClearCNNError."""
+def check_shape(shape, where, argument, batch=False):
+    """A tuple of positive ints (None allowed), or ClearCNNError; with `batch`, the batch axis comes first."""
     try:
-        shape = tuple(shape)
+        dims = tuple(shape)
     except TypeError:
-        shape = None
-    if not shape or not all(d is None or (_is_int(d) and d > 0) for d in shape):
-        raise ClearCNNError(f"{where}: argument `{argument}` must be a tuple of positive integers such as "
-                            f"(32, 32, 3), without the batch axis; received {argument}={shape!r}.")
-    return tuple(None if d is None else int(d) for d in shape)
+        dims = ()
+    if len(dims) < 1 + batch or not all(d is None or (_is_int(d) and d > 0) for d in dims):
+        fail(where, argument, shape, "a tuple of positive integers with the batch axis first (None for any size), "
+             "such as (None, 32, 32, 3)" if batch else
+             "a tuple of positive integers such as (32, 32, 3), without the batch axis")
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def check_name(name, where):
+    """None or a string without "/", which separates layer and weight names (dense/kernel) in files."""
+    if name is not None and (not isinstance(name, str) or "/" in name):
+        fail(where, "name", name, 'a string without "/", such as "dense_1"')
+    return name
+
+
+def weight_list(arrays, where):
+    """The list of arrays that set_weights receives, or ClearCNNError for something that is not one."""
+    if not (is_sequence(arrays) or isinstance(arrays, np.ndarray)):
+        fail(f"{where}: set_weights", "arrays", arrays, "a list of arrays, one per weight, as get_weights() returns")
+    return list(arrays)
 
 
 def normalize_tuple(value, n, where, argument, allow_zero=False):
@@ -242,10 +269,7 @@ def normalize_tuple(value, n, where, argument, allow_zero=False):
 
 
 def positive_int(value, where, argument, example):
-    if not _is_int(value) or value <= 0:
-        raise ClearCNNError(f"{where}: argument `{argument}` must be a positive integer such as {example}; "
-                            f"received {argument}={value!r}.")
-    return int(value)
+    return check_int(value, where, argument, f"a positive integer such as {example}", 1)
 
 
 def normalize_padding(padding, where):
@@ -332,10 +356,15 @@ class KernelMixin:
                                     f"received {argument}={value!r}.")
         self.kernel = self.bias = None
 
-    def build_kernel(self, kernel_shape, units):
-        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer)
+    def weight_shapes(self, input_shape):
+        kernel = self.kernel_shape(input_shape)
+        return {"kernel": kernel, "bias": kernel[-1:]} if self.use_bias else {"kernel": kernel}
+
+    def build_kernel(self, input_shape):
+        shapes = self.weight_shapes(input_shape)
+        self.kernel = self.add_weight("kernel", shapes["kernel"], self.kernel_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (units,), self.bias_initializer)
+            self.bias = self.add_weight("bias", shapes["bias"], self.bias_initializer)
 
     def set_gradients(self, dkernel, dbias):
         self.kernel.grad = dkernel

@@ -1,6 +1,6 @@
 """Conv2D: kernel (kh, kw, in, filters) and bias (filters,), then the activation."""
 from .. import ops
-from ..errors import ClearCNNError
+from ..errors import ClearCNNError, check_int
 from .base import KernelMixin, WindowLayer, check_data_format, normalize_padding, normalize_tuple, positive_int
 
 
@@ -27,9 +27,7 @@ class Conv2D(KernelMixin, WindowLayer):
         self.padding = normalize_padding(padding, where)
         self.data_format = check_data_format(data_format, where)
         self.dilation_rate = normalize_tuple(dilation_rate, 2, where, "dilation_rate")
-        if groups != 1:
-            raise ClearCNNError(f"{where}: argument `groups` must be 1 (grouped convolution is not supported); "
-                                f"received groups={groups!r}.")
+        check_int(groups, where, "groups", "1 (grouped convolution is not supported)", 1, 2)
         self.init_kernel(activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
@@ -43,12 +41,15 @@ class Conv2D(KernelMixin, WindowLayer):
     def output_channels(self, channels):
         return self.filters
 
-    def build(self, input_shape):
+    def kernel_shape(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
             raise ClearCNNError(f"{self.where}: the channel axis of the input must be known; "
                                 f"received input shape {tuple(input_shape)}.")
-        self.build_kernel((*self.kernel_size, channels, self.filters), self.filters)
+        return (*self.kernel_size, channels, self.filters)
+
+    def build(self, input_shape):
+        self.build_kernel(input_shape)
         super().build(input_shape)
 
     def forward(self, x, training=False):

@@ -1,9 +1,8 @@
 """Input, Flatten, Dense, Activation, Dropout and Rescaling."""
 import math
-import numbers
 
 from .. import ops
-from ..errors import ClearCNNError
+from ..errors import ClearCNNError, check_int, check_number
 from ..ops import get_activation
 from ..utils import random_generator
 from .base import KernelMixin, Layer, check_data_format, check_shape, positive_int
@@ -13,9 +12,9 @@ class InputLayer(Layer):
     """Declares the input shape (without the batch axis) at the start of a Sequential model."""
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        super().__init__(name=name, dtype=dtype, batch_size=batch_size, **kwargs)
         if batch_shape is not None:
-            batch_size, shape = batch_shape[0], batch_shape[1:]
+            batch_size, *shape = check_shape(batch_shape, self.where, "batch_shape", batch=True)
         if shape is None and self.declared_input_shape is None:
             raise ClearCNNError(f"{self.where}: argument `shape` is required, e.g. shape=(28, 28, 1); "
                                 f"received shape=None.")
@@ -78,10 +77,13 @@ class Dense(KernelMixin, Layer):
         return (f"{self.where}: input must be 2-D (batch, features); received an array of shape {tuple(shape)}. "
                 f"Put a Flatten() layer before Dense to turn images into vectors.")
 
-    def build(self, input_shape):
+    def kernel_shape(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise ClearCNNError(self.rank_message(input_shape))
-        self.build_kernel((input_shape[-1], self.units), self.units)
+        return input_shape[-1], self.units
+
+    def build(self, input_shape):
+        self.build_kernel(input_shape)
         self.kernel.value = ops.dense_kernel_storage(self.kernel.value)  # the same (in, units) array to all
         super().build(input_shape)
 
@@ -130,16 +132,14 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
-            raise ClearCNNError(f"{self.where}: argument `rate` must be a number in [0, 1), the fraction of units "
-                                f"to drop, such as 0.5; received rate={rate!r}.")
+        self.rate = check_number(rate, self.where, "rate", "a number in [0, 1), the fraction of units to drop, "
+                                 "such as 0.5", lambda v: 0 <= v < 1)
         if noise_shape is not None:
             raise ClearCNNError(f"{self.where}: argument `noise_shape` is not supported yet and must be None; "
                                 f"received noise_shape={noise_shape!r}.")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-            raise ClearCNNError(f"{self.where}: argument `seed` must be None or a non-negative integer such as 42; "
-                                f"received seed={seed!r}.")
-        self.rate, self.seed = float(rate), seed
+        if seed is not None:
+            check_int(seed, self.where, "seed", "None or a non-negative integer such as 42")
+        self.seed = seed
         self.rng = None if seed is None else random_generator(seed)
 
     def forward(self, x, training=False):
@@ -163,11 +163,8 @@ class Rescaling(Layer):
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
-        for argument, value in (("scale", scale), ("offset", offset)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ClearCNNError(f"{self.where}: argument `{argument}` must be a number such as 1/255; "
-                                    f"received {argument}={value!r}.")
-        self.scale, self.offset = float(scale), float(offset)
+        self.scale = check_number(scale, self.where, "scale", "a finite number such as 1/255")
+        self.offset = check_number(offset, self.where, "offset", "a finite number such as -1")
 
     def forward(self, x, training=False):
         return x * x.dtype.type(self.scale) + x.dtype.type(self.offset)

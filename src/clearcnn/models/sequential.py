@@ -3,12 +3,10 @@
 Training (compile, fit, evaluate, predict) lives in training.py, the summary table in summary.py and
 the files in clearcnn/saving/.
 """
-import numpy as np
-
 from .. import ops, registry
-from ..errors import ClearCNNError
+from ..errors import ClearCNNError, check_int, fail, is_sequence, real_array
 from ..layers import InputLayer, Layer
-from ..layers.base import unique_name
+from ..layers.base import check_name, check_shape, unique_name, weight_list
 from ..ops import swap_batch_axis
 from .summary import summary_lines
 from .training import Trainer
@@ -24,14 +22,17 @@ class Sequential(Trainer):
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
-        self.name = name or unique_name("sequential")
+        self.name = check_name(name, "Sequential") or unique_name("sequential")
+        listed = [] if layers is None else list(layers) if is_sequence(layers) else None
+        if listed is None or not all(isinstance(layer, Layer) for layer in listed):
+            fail(self.where, "layers", layers, "None or a list of layers such as [Dense(10)]")
         self.trainable = trainable
         self._layers = []
         self.input_layer = None
         self.built = False
         self.metadata = {}  # JSON-friendly facts saved with the model, e.g. class_names for the CLI
         super().__init__()
-        for layer in layers or []:
+        for layer in listed:
             self.add(layer)
 
     # --- structure -------------------------------------------------------------------------------
@@ -39,16 +40,16 @@ class Sequential(Trainer):
     def add(self, layer):
         """Append a layer; the model is built as soon as its input shape is known."""
         if not isinstance(layer, Layer):
-            raise ClearCNNError(f"Sequential '{self.name}': add() takes a layer such as Dense(10); "
+            raise ClearCNNError(f"{self.where}: add() takes a layer such as Dense(10); "
                                 f"received {layer!r}.")
         if isinstance(layer, InputLayer):
             if self._layers or self.input_layer is not None:
-                raise ClearCNNError(f"Sequential '{self.name}': an Input must come first; received {layer!r} "
+                raise ClearCNNError(f"{self.where}: an Input must come first; received {layer!r} "
                                     f"after {len(self._layers)} layer(s).")
             self.input_layer = layer
             return
         if any(existing.name == layer.name for existing in self._layers):
-            raise ClearCNNError(f"Sequential '{self.name}': layer names must be unique; received a second layer "
+            raise ClearCNNError(f"{self.where}: layer names must be unique; received a second layer "
                                 f"named {layer.name!r}.")
         if not self._layers and self.input_layer is None and layer.declared_input_shape is not None:
             self.input_layer = InputLayer(batch_shape=layer.declared_input_shape, dtype=layer.dtype)
@@ -56,7 +57,13 @@ class Sequential(Trainer):
         if self.input_layer is not None:
             self.build(self.input_layer.declared_input_shape)
 
+    @property
+    def where(self):
+        return f"Sequential '{self.name}'"
+
     def pop(self):
+        if not self._layers:
+            raise ClearCNNError(f"{self.where}: pop() needs a layer to remove; the model has none.")
         layer = self._layers.pop()
         self.built = False
         if self.input_layer is not None and self._layers:
@@ -72,10 +79,10 @@ class Sequential(Trainer):
         """Build every layer from `input_shape` (batch axis first, may be None)."""
         if input_shape is None:
             if self.input_layer is None:
-                raise ClearCNNError(f"Sequential '{self.name}': build() needs an input shape; pass "
+                raise ClearCNNError(f"{self.where}: build() needs an input shape; pass "
                                     f"input_shape=(28, 28, 1) to the first layer or add an Input first.")
             input_shape = self.input_layer.declared_input_shape
-        shape = (None, *tuple(input_shape)[1:])
+        shape = (None, *check_shape(input_shape, self.where, "input_shape", batch=True)[1:])
         if self.input_layer is None:
             self.input_layer = InputLayer(batch_shape=shape)
         for layer in self._layers:
@@ -107,18 +114,28 @@ class Sequential(Trainer):
         return rows
 
     def get_layer(self, name=None, index=None):
+        """The layer called `name`, or at position `index` (negative counts from the end), as in Keras."""
+        count = len(self._layers)
+        if (name is None) == (index is None):
+            raise ClearCNNError(f"{self.where}: get_layer() takes a layer `name` or an `index`, one of them; "
+                                f"received name={name!r}, index={index!r}.")
         if index is not None:
-            return self._layers[index]
+            return self._layers[check_int(index, self.where, "index", f"an integer from {-count} to {count - 1} "
+                                                    f"for its {count} layers", -count, count)]
         for layer in self._layers:
             if layer.name == name:
                 return layer
-        raise ClearCNNError(f"Sequential '{self.name}': no layer named {name!r}; the layers are "
-                            f"{', '.join(l.name for l in self._layers)}.")
+        raise ClearCNNError(f"{self.where}: argument `name` must name one of its layers "
+                            f"({', '.join(l.name for l in self._layers) or 'none'}); received name={name!r}.")
 
     def summary(self, line_length=None, print_fn=None, show_kernels=False):
         """Print Keras's table of layers, output shapes and parameter counts, then notes on windows that do
         not fit their input. `print_fn` receives each line (default: print)."""
         self._require_built("summary")
+        if line_length is not None:
+            check_int(line_length, self.where, "line_length", "None or a positive integer such as 98", 1)
+        if print_fn is not None and not callable(print_fn):
+            fail(self.where, "print_fn", print_fn, "None (print) or a function that takes one line")
         for line in summary_lines(self, line_length, show_kernels):
             (print_fn or print)(line)
 
@@ -126,10 +143,7 @@ class Sequential(Trainer):
 
     def check_input(self, x, argument="x"):
         """The array as the model's dtype, or ClearCNNError naming what shape would work."""
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise ClearCNNError(f"Sequential '{self.name}': input `{argument}` must be a real numeric array; "
-                                f"received dtype={x.dtype}.")
+        x = real_array(x, self.where, f"input `{argument}`")
         if not self.built:
             self.build((None, *x.shape[1:]))
         expected = self.input_shape
@@ -144,7 +158,7 @@ class Sequential(Trainer):
             elif x.ndim == len(expected) - 1:
                 hint = f" For a single sample use {argument}[None]."
             shown = ", ".join("None" if d is None else str(d) for d in expected[1:])
-            raise ClearCNNError(f"Sequential '{self.name}': input `{argument}` must have shape (batch, {shown}); "
+            raise ClearCNNError(f"{self.where}: input `{argument}` must have shape (batch, {shown}); "
                                 f"received an array of shape {x.shape}.{hint}")
         return x.astype(self.dtype, copy=False)
 
@@ -198,15 +212,19 @@ class Sequential(Trainer):
         return [w.numpy() for w in self.weights]
 
     def set_weights(self, arrays):
-        arrays = list(arrays)
+        """Replace every weight, all or nothing: each layer checks its arrays (count, shapes, real numbers) before
+        any weight of any layer is assigned. The file loaders rely on this."""
+        arrays = weight_list(arrays, self.where)
         if len(arrays) != len(self.weights):
-            raise ClearCNNError(f"Sequential '{self.name}': set_weights needs {len(self.weights)} arrays; "
+            raise ClearCNNError(f"{self.where}: set_weights needs {len(self.weights)} arrays; "
                                 f"received {len(arrays)}.")
-        start = 0
+        checked, start = [], 0
         for layer in self._layers:
             count = len(layer.weights)
-            layer.set_weights(arrays[start:start + count])
+            checked += zip(layer.weights, layer.checked_weights(arrays[start:start + count]))
             start += count
+        for weight, array in checked:
+            weight.assign(array)
 
     def count_params(self):
         self._require_built("count_params")
@@ -214,7 +232,7 @@ class Sequential(Trainer):
 
     def _require_built(self, what):
         if not self.built:
-            raise ClearCNNError(f"Sequential '{self.name}': {what}() needs a built model; give the first layer "
+            raise ClearCNNError(f"{self.where}: {what}() needs a built model; give the first layer "
                                 f"input_shape=(...), add an Input, or call the model on data first.")
 
     # --- configuration ---------------------------------------------------------------------------

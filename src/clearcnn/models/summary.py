@@ -1,17 +1,11 @@
 """The summary table in Keras 3's form, and notes on windows that leave pixels uncovered."""
+from ..errors import format_bytes
 from ..layers import Conv2D
 from ..layers.base import WindowLayer
 
 
 def format_shape(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def format_bytes(count):
-    for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
-        if count >= size:
-            return f"{count / size:.2f} {unit}"
-    return f"{count:.2f} B"
 
 
 def _border(widths, left, middle, right, fill):

@@ -9,12 +9,12 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import ops
 from .. import optimizers as optimizers_module
-from ..callbacks import CallbackList, History, ProgbarLogger
-from ..errors import ClearCNNError
+from ..callbacks import Callback, CallbackList, History, ProgbarLogger
+from ..errors import ClearCNNError, check_bool, check_int, check_number, check_verbose, fail, is_sequence
 from ..progress import Progbar
 from ..saving import api as saving
 from ..utils import random_generator
-from .data import as_batches, split_validation
+from .data import as_batches, labels, split_validation
 
 
 class Trainer:
@@ -33,7 +33,7 @@ class Trainer:
         """Hold the model for `what` (fit, train_on_batch), or raise ClearCNNError when another thread holds it:
         a training step keeps per-layer state between its forward and backward passes."""
         if not self._training.acquire(blocking=False):
-            raise ClearCNNError(f"Sequential '{self.name}': {what}() was called while another thread trains this "
+            raise ClearCNNError(f"{self.where}: {what}() was called while another thread trains this "
                                 f"model; train a model from one thread at a time (predict may run in several).")
         try:
             yield
@@ -52,6 +52,8 @@ class Trainer:
         self.loss = losses_module.get(loss)
         if isinstance(metrics, (str, metrics_module.Metric)):
             metrics = [metrics]
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            fail("compile", "metrics", metrics, 'None, a metric, or a list of metrics such as ["accuracy"]')
         self.compiled_metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
         if self.rng is None:
             self.rng = np.random.default_rng(random_generator().integers(2 ** 63))
@@ -67,7 +69,7 @@ class Trainer:
 
     def _require_compiled(self, what):
         if self.loss is None:
-            raise ClearCNNError(f"Sequential '{self.name}': {what}() needs compile(optimizer, loss) first.")
+            raise ClearCNNError(f"{self.where}: {what}() needs compile(optimizer, loss) first.")
 
     # --- one batch -------------------------------------------------------------------------------
 
@@ -78,11 +80,11 @@ class Trainer:
 
     def _train_batch(self, x, y, where=""):
         x = self.check_input(x)
-        _check_labels(self, x, y)
+        y = labels(self, y, len(x))
         y_pred, per_sample, grad = self._loss_and_gradient(x, y, training=True)
         loss = float(per_sample.mean())
         if not math.isfinite(loss):
-            raise ClearCNNError(f"Sequential '{self.name}': the loss became {loss}{where}; training stopped before "
+            raise ClearCNNError(f"{self.where}: the loss became {loss}{where}; training stopped before "
                                 f"this batch changed any weight. Try a lower learning rate, scale the inputs "
                                 f"(e.g. x / 255), or check the data for NaN or inf.")
         self.backward(grad.astype(x.dtype, copy=False) / len(x))
@@ -102,7 +104,7 @@ class Trainer:
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
         x = self.check_input(x)
-        _check_labels(self, x, y)
+        y = labels(self, y, len(x))
         tracker = _Trackers(self)
         y_pred, per_sample, _ = self._loss_and_gradient(x, y, training=False)
         tracker.update(y, y_pred, per_sample)
@@ -118,21 +120,25 @@ class Trainer:
         """Train for `epochs` epochs; returns a History. See keras.Model.fit for the arguments."""
         self._require_compiled("fit")
         _reject_unsupported("fit", unsupported)
-        if not 0 <= validation_split < 1:
-            raise ClearCNNError(f"fit: argument `validation_split` must be in [0, 1); "
-                                f"received validation_split={validation_split!r}.")
+        epochs = check_int(epochs, "fit", "epochs", "a non-negative integer such as 10")
+        initial_epoch = check_int(initial_epoch, "fit", "initial_epoch", "a non-negative integer, the epoch to "
+                                                                         "resume at, such as 0")
+        validation_split = check_number(validation_split, "fit", "validation_split", "a number in [0, 1), the "
+                                        "fraction of samples held out, such as 0.2", lambda v: 0 <= v < 1)
+        shuffle = check_bool(shuffle, "fit", "shuffle")
+        verbose, callbacks = check_verbose(verbose, "fit"), _callbacks(callbacks)
         if validation_split and validation_data is None:
-            x, y, validation_data = split_validation(x, y, validation_split)
+            x, y, validation_data = split_validation(self, x, y, validation_split)
         train = as_batches(self, x, y, batch_size, shuffle, self.rng)
-        validation = None if validation_data is None else as_batches(self, *_unpack(validation_data), batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        validation = None if validation_data is None else as_batches(self, *_unpack(validation_data), batch_size,
+                                                                     argument="validation_data")
         with self._exclusively("fit"):
             return self._fit_epochs(train, validation, epochs, initial_epoch, verbose, callbacks)
 
     def _fit_epochs(self, train, validation, epochs, initial_epoch, verbose, callbacks):
         history = History()
-        callback_list = CallbackList(([ProgbarLogger(verbose)] if verbose else []) + list(callbacks or []) +
-                                     [history], self, {"epochs": epochs, "steps": len(train), "verbose": verbose})
+        callback_list = CallbackList(([ProgbarLogger(verbose)] if verbose else []) + callbacks + [history], self,
+                                     {"epochs": epochs, "steps": len(train), "verbose": verbose})
         self.stop_training = False
         callback_list.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -160,7 +166,7 @@ class Trainer:
         tracker = _Trackers(self)
         for step, (xb, yb) in enumerate(batches):
             xb = self.check_input(xb)
-            _check_labels(self, xb, yb)
+            yb = labels(self, yb, len(xb))
             y_pred, per_sample, _ = self._loss_and_gradient(xb, yb, training=False)
             tracker.update(yb, y_pred, per_sample)
             if progress:
@@ -174,7 +180,7 @@ class Trainer:
         self._require_compiled("evaluate")
         _reject_unsupported("evaluate", unsupported)
         batches = as_batches(self, x, y, batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = check_verbose(verbose, "evaluate")
         progress = Progbar(len(batches), verbose=verbose) if verbose else None
         return self._evaluate_batches(batches, progress).result(return_dict)
 
@@ -182,7 +188,7 @@ class Trainer:
         """Outputs for every sample, computed in batches (inference mode: dropout off)."""
         _reject_unsupported("predict", unsupported)
         batches = as_batches(self, x, None, batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = check_verbose(verbose, "predict")
         progress = Progbar(len(batches), verbose=verbose) if verbose else None
         outputs = []
         for step, (xb, _) in enumerate(batches):
@@ -192,7 +198,7 @@ class Trainer:
         if progress:
             progress.update(len(batches), finalize=True)
         if not outputs:
-            raise ClearCNNError(f"Sequential '{self.name}': predict() received no samples.")
+            raise ClearCNNError(f"{self.where}: predict() received no samples.")
         return np.concatenate(outputs)
 
     # --- files -----------------------------------------------------------------------------------
@@ -238,13 +244,14 @@ class _Trackers:
         return [logs["loss"]] + [logs[m.name] for m in self.metrics]
 
 
-def _check_labels(model, x, y):
-    if y is None:
-        raise ClearCNNError(f"Sequential '{model.name}': labels `y` are required for training and evaluation; "
-                            f"received y=None.")
-    if len(y) != len(x):
-        raise ClearCNNError(f"Sequential '{model.name}': `x` and `y` must hold the same number of samples; "
-                            f"received {len(x)} inputs and {len(y)} labels.")
+def _callbacks(callbacks):
+    """A list of Callback objects from None, one callback or an iterable of them (Keras flattens them too)."""
+    if callbacks is None or isinstance(callbacks, Callback):
+        return [] if callbacks is None else [callbacks]
+    listed = list(callbacks) if is_sequence(callbacks) else None
+    if listed is None or not all(isinstance(c, Callback) for c in listed):
+        fail("fit", "callbacks", callbacks, "None or a list of Callback objects such as [EarlyStopping()]")
+    return listed
 
 
 def _unpack(validation_data):
@@ -253,6 +260,8 @@ def _unpack(validation_data):
             raise ClearCNNError(f"fit: argument `validation_data` must be (x_val, y_val) or a dataset; received "
                                 f"a sequence of {len(validation_data)} items.")
         return validation_data
+    if not is_sequence(validation_data):
+        fail("fit", "validation_data", validation_data, "(x_val, y_val) or a dataset of (x, y) batches")
     return validation_data, None
 
 
