@@ -246,34 +246,3 @@ def test_adam_matches_torch_for_50_steps(epsilon):
     np.testing.assert_allclose(model.layers[3].kernel.value, dense.weight.detach().numpy().T, rtol=0, atol=1e-5)
     np.testing.assert_allclose(model.layers[3].bias.value, dense.bias.detach().numpy(), rtol=0, atol=1e-5)
     assert model.optimizer.iterations == 50
-
-
-@pytest.mark.parametrize("orders", ["CC", "FF", "FC"], ids=["weight-C-grad-C", "weight-F-grad-F", "weight-F-grad-C"])
-@pytest.mark.parametrize("nesterov", [False, True])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sgd_momentum_compiled_equals_numpy_over_many_steps(nesterov, dtype, orders, monkeypatch):
-    """A large weight, split across the pool, against the NumPy update, step after step; the weight and its
-    gradient in either memory order (Dense keeps its kernel in Fortran order)."""
-    from clearcnn import ops
-    from clearcnn.ops.fast import compiled as compiled_kernels
-    from clearcnn.ops.fast import parallel
-    if not compiled_kernels.AVAILABLE:
-        pytest.skip("Numba is not installed")
-    rng = np.random.default_rng(4)
-    start = np.asarray(rng.standard_normal((300, 70)), dtype, order=orders[0])
-    grads = [np.asarray(rng.standard_normal(start.shape), dtype, order=orders[1]) for _ in range(5)]
-    monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 1000)  # several parts even for this weight
-    finals, before = [], ops.get_backend()
-    for backend in ("reference", "fast"):
-        ops.set_backend(backend)
-        weight = Weight("w", start.copy(order="K"))
-        optimizer = SGD(learning_rate=0.05, momentum=0.9, nesterov=nesterov)
-        with parallel.engine_threads():
-            for g in grads:
-                weight.grad = g
-                optimizer.apply([weight])
-        finals.append(weight.value)
-    ops.set_backend(before)
-    assert not np.allclose(finals[1], start)
-    assert all(final.flags[orders[0] + "_CONTIGUOUS"] for final in finals)  # updated in place
-    np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6)
