@@ -666,6 +666,10 @@ def test_legacy_weights_only_file_is_not_a_model(tmp_path):
     model = hand_built("mixed")
     model.load_weights(tmp_path / "w.h5")  # the Keras 2 weights-only layout: layer_names at the root
     assert_close(model.predict(x, verbose=0), y)
+    # As in Keras 3, the legacy layout is read from .h5 files only, never from .weights.h5 or .keras.
+    (tmp_path / "w.weights.h5").write_bytes((tmp_path / "w.h5").read_bytes())
+    with pytest.raises(ClearCNNError, match="legacy layout, which is read from files ending in .h5"):
+        hand_built("mixed").load_weights(tmp_path / "w.weights.h5")
 
 
 def test_explicit_padding_cannot_be_saved_as_keras(tmp_path):

@@ -1,10 +1,10 @@
 """save_model, load_model, save_weights, load_weights: the file's name chooses the format, here and nowhere else.
 
     the name ends in  save_model       load_model             save_weights     load_weights
-    .keras            Keras 3 archive  Keras 3 archive        refused          read as an .npz
+    .keras            Keras 3 archive  Keras 3 archive        refused          the archive's weights
     .weights.h5       refused          read as a legacy .h5   Keras 3 weights  Keras 3 or legacy weights
     .h5               refused          legacy Keras model     refused          Keras 3 or legacy weights
-    anything else     clearcnn's own   clearcnn's own         an .npz          an .npz
+    anything else     clearcnn's own   clearcnn's own         an .npz          an .npz, or a model file's weights
 """
 import os
 
@@ -58,8 +58,9 @@ def save_weights(model, filepath):
 
 
 def load_weights(model, filepath):
-    """Weights saved by save_weights (or by Keras, from an .h5 file), matched by position, shapes checked."""
+    """Weights saved by save_weights, or those of a model file (clearcnn's or Keras's), matched by position; every
+    array is checked before any is assigned."""
     model._require_built("load_weights")
-    if file_format(filepath) in (KERAS_WEIGHTS, LEGACY_H5):
+    if file_format(filepath) in (KERAS, KERAS_WEIGHTS, LEGACY_H5):
         return keras.load_weights(model, filepath)
     return native.load_weights(model, filepath)

@@ -4,7 +4,8 @@ and the legacy `.h5` format (read).
 A `.keras` file is a zip of `config.json` (the architecture), `metadata.json` and `model.weights.h5`, where
 each layer's arrays sit at `layers/<key>/vars/<i>`; `<key>` is the layer's class name in snake case,
 numbered in model order (conv2d, conv2d_1, ...), not the layer's own name. Reading is safe: nothing in a
-file is executed, and archives with absolute or `..` member names are refused.
+file is executed, archives with absolute or `..` member names are refused, nothing outside the file is read
+and no array is read before its storage, type and shape are checked (see _array).
 
 api.py chooses the format by the file's name; clearcnn classes come from clearcnn.registry.
 """
@@ -12,6 +13,8 @@ import datetime
 import inspect
 import io
 import json
+import math
+import mmap
 import os
 import zipfile
 
@@ -20,7 +23,7 @@ import numpy as np
 from .. import registry
 from ..errors import ClearCNNError
 from ..utils import to_snake_case
-from .files import DAMAGE, safe_archive, write_atomically
+from .files import DAMAGE, check_declared, parse_json, read_json, read_member, safe_archive, write_atomically
 
 # Registered layer names that Keras files may not use: Keras's `Input` is a function, never a class name in a
 # config, and a bare base `Layer` (it passes its input through) is for clearcnn's own files. Every other registered
@@ -125,26 +128,72 @@ def model_from_keras_config(config):
     return model
 
 
+# Weights reach the model only from inside the file: through hard links and soft links (HDF5 follows at most 16
+# soft links per name, as here), from datasets whose data lie in the file, uncompressed (a compressed chunk expands
+# without bound inside HDF5, and Keras never compresses weights), in chunks no larger than the data, of plain
+# numbers in the shape the layer needs.
+MAX_SOFT_LINKS = 16
+MANGLED = (AttributeError, IndexError, *DAMAGE)  # and a value of the wrong type where a config or a file nests
+HARMLESS_FILTERS = (2, 3)  # h5z.FILTER_SHUFFLE and FILTER_FLETCHER32: they reorder and checksum, never expand
+
+
+def _read_archive_weights(model, archive, where):
+    """The archive's model.weights.h5 into the model, read no further than the model can need: its weights and
+    the optimizer's slots (Keras keeps both there), up to float64, and HDF5's own records."""
+    limit = 8 * sum(w.value.nbytes for w in model.weights) + 2**20 + 2**16 * len(model.weights)
+    weights = read_member(archive, "model.weights.h5", limit, where)
+    _read_weights_h5(model, io.BytesIO(weights), f"{archive.filename}:model.weights.h5")
+
+
 def load_model(path):
     """A clearcnn Sequential from a Keras 3 `.keras` file."""
-    where = "load_model"
-    archive = safe_archive(path, where)
-    with archive:
+    with safe_archive(path, "load_model") as archive:
+        config = read_json(archive, "config.json", "load_model")
         try:
-            config = json.loads(archive.read("config.json"))
-            weights = archive.read("model.weights.h5")
-        except (KeyError, *DAMAGE) as error:  # DAMAGE holds zlib.error: a corrupt deflated member
-            raise ClearCNNError(f"{where}: {os.fspath(path)!r} is not a complete Keras archive ({error}).") from None
-    model = model_from_keras_config(config)
-    _read_weights_h5(model, io.BytesIO(weights), f"{os.fspath(path)}:model.weights.h5")
+            model = model_from_keras_config(config)
+        except ClearCNNError:
+            raise
+        except MANGLED as error:
+            raise ClearCNNError(f"load_model: {archive.filename!r}: config.json is invalid ({error!r}).") from None
+        _read_archive_weights(model, archive, "load_model")
     return model
+
+
+def _global_heaps_advance(data):
+    """Whether every object in every global heap collection of the HDF5 file `data` (bytes or an mmap) moves
+    forward within its collection. Variable-length strings live there, and libhdf5 loops forever on an object
+    that does not (a free-space record of size 0), so a file is checked before HDF5 reads a string from it."""
+    # The superblock, where HDF5 looks for it (at 0, 512, 1024, ...), says how many bytes a length takes.
+    start = next((at for at in (0, *(512 << k for k in range(48))) if data[at:at + 8] == b"\x89HDF\r\n\x1a\n"), None)
+    if start is None or start + 16 > len(data):
+        return True  # not HDF5: h5py says so
+    length = data[start + (14 if data[start + 8] < 2 else 10)]
+    at = data.find(b"GCOL\x01\0\0\0")  # a collection: signature, version 1, 3 reserved bytes, then its size
+    while at >= 0:
+        position = at + 8 + length
+        end = min(at + int.from_bytes(data[position - length:position], "little"), len(data))
+        while position + 8 + length <= end:  # objects: index (2 bytes), references (2), reserved (4), size
+            size = int.from_bytes(data[position + 8:position + 8 + length], "little")
+            step = 8 + length + -(-size // 8) * 8 if data[position:position + 2] != b"\0\0" else size
+            if step == 0 or position + step > end:
+                return False
+            position += step
+        at = data.find(b"GCOL\x01\0\0\0", at + 4)
+    return True
 
 
 def _open_h5(source, label):
     h5py = _h5py("Keras file")
     try:
+        if isinstance(source, io.BytesIO):
+            whole = _global_heaps_advance(source.getvalue())
+        else:
+            with open(source, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                whole = _global_heaps_advance(data)
+        if not whole:
+            raise ValueError("a global heap object does not fit its collection")
         return h5py.File(source, "r")
-    except (OSError, ValueError) as error:
+    except DAMAGE as error:
         raise ClearCNNError(f"Keras file: {label!r} is not an HDF5 weights file, or it is corrupt ({error}).") from None
 
 
@@ -152,75 +201,157 @@ def _damaged(label, error):
     return ClearCNNError(f"Keras file: {label!r} is damaged, or not a Keras model or weights file ({error!r}).")
 
 
-def _read_weights_h5(model, source, label):
+def _read_weights_h5(model, source, label, legacy_allowed=False):
+    """Every array checked (see _array) before one set_weights call assigns them all. The legacy layout is read
+    from legacy `.h5` files only, as Keras 3 does: its names are variable-length strings, which libhdf5 reads
+    with less care (see _global_heaps_advance)."""
     with _open_h5(source, label) as file:
         try:
-            if "model_weights" in file or "layer_names" in file.attrs:
+            if legacy_allowed and (_inside(file, "model_weights", label) is not None or "layer_names" in file.attrs):
                 arrays = _legacy_arrays(file, model, label)
             else:
                 arrays = _keras3_arrays(file, model, label)
         except ClearCNNError:
             raise
-        except (KeyError, TypeError, AttributeError, *DAMAGE) as error:  # a missing or mangled group or dataset
+        except MANGLED as error:  # a missing or mangled group, dataset or attribute
             raise _damaged(label, error) from None
     model.set_weights(arrays)
+
+
+def _inside(group, path, label):
+    """The object at `path` from `group`, or None where a name is missing; a link to another file is refused."""
+    h5py = _h5py("Keras file")
+    followed = 0
+
+    def walk(node, path):
+        nonlocal followed
+        for part in (p for p in path.split("/") if p):
+            if not isinstance(node, h5py.Group):
+                return None
+            link = node.get(part, getlink=True)
+            if isinstance(link, h5py.SoftLink):
+                followed += 1
+                if followed > MAX_SOFT_LINKS:
+                    raise ClearCNNError(f"Keras file: {label!r}: soft links at {node.name}/{part} go round in a "
+                                        f"circle.")
+                node = walk(node.file if link.path.startswith("/") else node, link.path)
+            elif isinstance(link, h5py.HardLink):
+                node = node[part]
+            elif link is None:
+                return None
+            else:
+                raise ClearCNNError(f"Keras file: {label!r}: {node.name.rstrip('/')}/{part} links to another file "
+                                    f"({getattr(link, 'filename', 'a user-defined link')}); clearcnn reads nothing "
+                                    f"outside the file it opens.")
+        return node
+
+    return walk(group.file if path.startswith("/") else group, path)
+
+
+def _array(group, name, shape, label):
+    """The dataset `name` in `group` as an array of `shape`, checked before a byte of it is read."""
+    h5py = _h5py("Keras file")
+    dataset = _inside(group, name, label)
+    where = f"Keras file: {label!r}, dataset {group.name.rstrip('/')}/{name}"
+    if not isinstance(dataset, h5py.Dataset):
+        raise ClearCNNError(f"{where} is missing; the file is damaged or holds another architecture.")
+    plist = dataset.id.get_create_plist()
+    if plist.get_layout() not in (h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED) \
+            or plist.get_external_count():
+        raise ClearCNNError(f"{where} keeps its data in other files (external storage or a virtual dataset); "
+                            f"clearcnn reads nothing outside the file it opens.")
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    if any(f not in HARMLESS_FILTERS for f in filters):
+        raise ClearCNNError(f"{where} is compressed (HDF5 filters {filters}); Keras writes weights uncompressed, "
+                            f"and clearcnn reads them so: `h5repack -f NONE` writes an uncompressed copy.")
+    try:
+        dtype = dataset.dtype
+    except TypeError:  # an HDF5 type without a NumPy equivalent
+        raise ClearCNNError(f"{where} holds values of a type that is not plain numbers.") from None
+    check_declared(dtype, dataset.shape or (), shape, where)
+    if dataset.chunks and math.prod(dataset.chunks) > math.prod(shape):  # a filter holds a whole chunk in memory
+        raise ClearCNNError(f"{where} is stored in chunks of shape {dataset.chunks}, larger than its data.")
+    return dataset[()]
 
 
 def _keras3_arrays(file, model, label):
     arrays = []
     for layer, key in weight_keys(model):
-        group = file.get(f"layers/{key}/vars")
+        group = _inside(file, f"layers/{key}/vars", label)
         count = len(layer.weights)
         if count and group is None:
             raise ClearCNNError(f"Keras file: {label!r} has no weights for layer {layer.name!r} (looked for "
-                                f"layers/{key}/vars); the architectures differ.")
+                                f"layers/{key}/vars); the architectures differ, or the file has the legacy "
+                                f"layout, which is read from files ending in .h5.")
         stored = 0 if group is None else len(group)
         if stored != count:
             raise ClearCNNError(f"Keras file: {label!r} holds {stored} arrays for layer {layer.name!r} "
                                 f"({key}); the layer needs {count}.")
-        arrays += [np.asarray(group[str(i)]) for i in range(count)]
+        arrays += [_array(group, str(i), weight.shape, label) for i, weight in enumerate(layer.weights)]
     return arrays
 
 
+def _names(node, attribute):
+    """A list of names kept in an HDF5 attribute, as Keras 2 writes `layer_names` and `weight_names`."""
+    value = np.asarray(node.attrs.get(attribute, []))
+    if value.ndim != 1 or not all(isinstance(n, (bytes, str)) for n in value):
+        raise TypeError(f"attribute {attribute} of {node.name} must be a list of names")
+    return [n.decode() if isinstance(n, bytes) else n for n in value]
+
+
 def _legacy_arrays(file, model, label):
-    root = file["model_weights"] if "model_weights" in file else file
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs.get("layer_names", [])]
+    root = _inside(file, "model_weights", label) or file
     groups = []
-    for name in names:
-        weight_names = [w.decode() if isinstance(w, bytes) else str(w) for w in root[name].attrs.get("weight_names", [])]
+    for name in _names(root, "layer_names"):
+        group = _inside(root, name, label)
+        if group is None:
+            raise KeyError(f"no group {name!r} for a layer named in layer_names")
+        weight_names = _names(group, "weight_names")
         if weight_names:
-            groups.append((name, [np.asarray(root[name][w]) for w in weight_names]))
+            groups.append((group, weight_names))
     layers = [layer for layer in model.layers if layer.weights]
     if len(groups) != len(layers):
         raise ClearCNNError(f"Keras file: {label!r} holds weights for {len(groups)} layers; this model has "
                             f"{len(layers)} layers with weights.")
-    return [array for _, arrays in groups for array in arrays]
+    arrays = []
+    for layer, (group, weight_names) in zip(layers, groups):
+        if len(weight_names) != len(layer.weights):
+            raise ClearCNNError(f"Keras file: {label!r} holds {len(weight_names)} arrays for layer {layer.name!r}; "
+                                f"the layer needs {len(layer.weights)}.")
+        arrays += [_array(group, w, weight.shape, label) for w, weight in zip(weight_names, layer.weights)]
+    return arrays
 
 
 def load_legacy_model(path):
     """A clearcnn Sequential from a legacy Keras `.h5` model file."""
     with _open_h5(path, os.fspath(path)) as file:
-        raw = file.attrs.get("model_config")
-        if raw is None:
-            raise ClearCNNError(f"load_model: {os.fspath(path)!r} holds weights only; build the model and use "
-                                f"model.load_weights instead.")
         try:
-            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-            model = model_from_keras_config(config)
+            raw = file.attrs.get("model_config")
+            if raw is None:
+                raise ClearCNNError(f"load_model: {os.fspath(path)!r} holds weights only; build the model and use "
+                                    f"model.load_weights instead.")
+            if not isinstance(raw, (bytes, str)):
+                raise TypeError(f"model_config holds {type(raw).__name__}, not JSON text")
+            model = model_from_keras_config(parse_json(raw, f"load_model: {os.fspath(path)!r}: model_config"))
             arrays = _legacy_arrays(file, model, os.fspath(path))
         except ClearCNNError:
             raise
-        except (KeyError, TypeError, AttributeError, *DAMAGE) as error:
+        except MANGLED as error:
             raise _damaged(os.fspath(path), error) from None
-        model.set_weights(arrays)
+    model.set_weights(arrays)
     return model
 
 
 def load_weights(model, path):
-    """Keras 3 `.weights.h5` or legacy `.h5` weights, matched by layer order as Keras does."""
+    """Keras 3 `.weights.h5` or legacy `.h5` weights, or the weights inside a `.keras` archive, matched by layer
+    order as Keras does."""
     if not os.path.isfile(path):
         raise ClearCNNError(f"load_weights: no such file; received filepath={os.fspath(path)!r}.")
-    _read_weights_h5(model, path, os.fspath(path))
+    if os.fspath(path).endswith(".keras"):
+        with safe_archive(path, "load_weights") as archive:
+            _read_archive_weights(model, archive, "load_weights")
+    else:
+        _read_weights_h5(model, path, os.fspath(path), legacy_allowed=not os.fspath(path).endswith(".weights.h5"))
 
 
 # --- writing ---------------------------------------------------------------------------------------

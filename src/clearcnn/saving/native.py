@@ -5,7 +5,8 @@
     optimizer/0000.npy   the optimizer's slots (momentum, Adam's m and v), in order
 
 Every file is written to a temporary file beside the target and renamed into place, so an interrupted
-save never destroys the previous file. Reading checks everything and raises ClearCNNError on any damage.
+save never destroys the previous file. Reading checks everything before it changes anything and raises
+ClearCNNError on any damage; no member is read past what the model needs (see files.py).
 
 api.py chooses the format by the file's name; the Sequential class comes from clearcnn.registry.
 """
@@ -18,9 +19,10 @@ import numpy as np
 
 from .. import registry
 from ..errors import ClearCNNError
-from .files import DAMAGE, write_atomically
+from ..ops.shapes import is_int
+from .files import read_json, read_npy, safe_archive, write_atomically
 
-FORMAT, VERSION = "clearcnn", 1
+FORMAT, VERSION, DESCRIPTION = "clearcnn", 1, "clearcnn.json"
 
 
 def _npy_bytes(array):
@@ -39,7 +41,7 @@ def save_model(model, filepath):
 
     def write(file):
         with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("clearcnn.json", json.dumps(meta, indent=1))
+            archive.writestr(DESCRIPTION, json.dumps(meta, indent=1))
             for index, weight in enumerate(model.weights):
                 archive.writestr(f"weights/{index:04d}.npy", _npy_bytes(weight.value))
             for index, array in enumerate(slots):
@@ -48,55 +50,52 @@ def save_model(model, filepath):
     write_atomically(filepath, write)
 
 
-def _open(filepath):
-    filepath = os.fspath(filepath)
+def _archive(filepath, where, kind):
     if not os.path.isfile(filepath):
-        raise ClearCNNError(f"load_model: no such file; received filepath={filepath!r}.")
-    try:
-        archive = zipfile.ZipFile(filepath)
-    except DAMAGE as error:
-        raise ClearCNNError(f"load_model: {filepath!r} is not a clearcnn model file, or it is truncated or "
-                            f"corrupt ({error}).") from None
-    try:
-        meta = json.loads(archive.read("clearcnn.json"))  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-    except (KeyError, *DAMAGE) as error:
-        archive.close()
-        raise ClearCNNError(f"load_model: {filepath!r} is not a clearcnn model file, or it is truncated or "
-                            f"corrupt ({error}).") from None
+        raise ClearCNNError(f"{where}: no such file; received filepath={os.fspath(filepath)!r}.")
+    return safe_archive(filepath, where, kind)
+
+
+def _description(archive, where):
+    """clearcnn.json, every member checked for its type before anything is built from it."""
+    label = f"{where}: {archive.filename!r}"
+    if DESCRIPTION not in archive.namelist():
+        raise ClearCNNError(f"{label} is not a clearcnn model file (it has no {DESCRIPTION}).")
+    meta = read_json(archive, DESCRIPTION, where)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        archive.close()
         meta = meta if isinstance(meta, dict) else {}
-        raise ClearCNNError(f"load_model: {filepath!r} has format {meta.get('format')!r} version "
-                            f"{meta.get('version')!r}; this clearcnn reads {FORMAT!r} version {VERSION}.")
-    return archive, meta
-
-
-def _arrays(archive, folder, count, filepath):
-    arrays = []
-    for index in range(count):
-        name = f"{folder}/{index:04d}.npy"
-        try:
-            arrays.append(np.load(io.BytesIO(archive.read(name)), allow_pickle=False))
-        except (KeyError, *DAMAGE) as error:
-            raise ClearCNNError(f"load_model: {filepath!r} is damaged: member {name} cannot be read "
-                                f"({error}).") from None
-    return arrays
+        raise ClearCNNError(f"{label} has format {meta.get('format')!r} version {meta.get('version')!r}; this "
+                            f"clearcnn reads {FORMAT!r} version {VERSION}.")
+    optimizer = meta.get("optimizer") if isinstance(meta.get("optimizer"), dict) else {}
+    members = (("config", meta.get("config"), dict), ("weights", meta.get("weights"), int),
+               ("optimizer", meta.get("optimizer"), dict), ("optimizer.iterations", optimizer.get("iterations"), int),
+               ("optimizer.slots", optimizer.get("slots"), int), ("compile", meta.get("compile"), (dict, type(None))),
+               ("rng", meta.get("rng"), (dict, type(None))), ("metadata", meta.get("metadata"), (dict, type(None))))
+    for key, value, kind in members:
+        if not (is_int(value, 0) and value < 2**63 if kind is int else isinstance(value, kind)):
+            wanted = "a non-negative integer" if kind is int else "an object" if kind is dict else "an object or null"
+            raise ClearCNNError(f"{label} holds an invalid {DESCRIPTION}: `{key}` must be {wanted}; received "
+                                f"{str(value)[:80]!r}.")
+    return meta
 
 
 def load_model(filepath, compile=True):
     """Rebuild a model saved by model.save: same predictions, and training continues where it stopped."""
-    archive, meta = _open(filepath)
-    with archive:
+    where = "load_model"
+    with _archive(filepath, where, "a clearcnn model file") as archive:
+        meta = _description(archive, where)
+        label = f"{where}: {archive.filename!r}"
         try:
             model = registry.lookup("Sequential", kind="model").from_config(meta["config"])
-            weight_count = int(meta["weights"])
-            slot_count, iterations = int(meta["optimizer"]["slots"]), int(meta["optimizer"]["iterations"])
         except ClearCNNError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ClearCNNError(f"load_model: {filepath!r} holds an invalid architecture ({error!r}).") from None
-        model.set_weights(_arrays(archive, "weights", weight_count, filepath))
-        model.metadata = meta.get("metadata") or {}
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as error:
+            raise ClearCNNError(f"{label} holds an invalid architecture ({error!r}).") from None
+        if meta["weights"] != len(model.weights):
+            raise ClearCNNError(f"{label} is damaged: it declares {meta['weights']} weights for an architecture "
+                                f"with {len(model.weights)}.")
+        weights = [read_npy(archive, f"weights/{i:04d}.npy", w.shape, where) for i, w in enumerate(model.weights)]
+        iterations, slots = meta["optimizer"]["iterations"], []
         if compile and meta.get("compile"):
             try:
                 model.compile(**meta["compile"])
@@ -104,13 +103,20 @@ def load_model(filepath, compile=True):
                     model.rng.bit_generator.state = meta["rng"]
             except ClearCNNError:
                 raise
-            except (TypeError, ValueError, KeyError) as error:
-                raise ClearCNNError(f"load_model: {filepath!r} holds invalid compile settings "
-                                    f"({error!r}).") from None
-            slots = _arrays(archive, "optimizer", slot_count, filepath)
-            if slots:
-                model.optimizer.set_state(model.trainable_weights, iterations, slots)
-            model.optimizer.iterations = iterations
+            except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
+                raise ClearCNNError(f"{label} holds invalid compile settings ({error!r}).") from None
+            shapes = [w.shape for w in model.trainable_weights for _ in model.optimizer.slot_names]
+            if meta["optimizer"]["slots"] not in (0, len(shapes)):
+                raise ClearCNNError(f"{label} holds {meta['optimizer']['slots']} optimizer arrays; this model's "
+                                    f"{type(model.optimizer).__name__} needs {len(shapes)}.")
+            if meta["optimizer"]["slots"]:
+                slots = [read_npy(archive, f"optimizer/{i:04d}.npy", shape, where) for i, shape in enumerate(shapes)]
+    model.set_weights(weights)  # everything is checked: now the model changes, all at once
+    if slots:
+        model.optimizer.set_state(model.trainable_weights, iterations, slots)
+    if model.optimizer is not None:
+        model.optimizer.iterations = iterations
+    model.metadata = meta.get("metadata") or {}
     return model
 
 
@@ -122,13 +128,18 @@ def save_weights(model, filepath):
 
 
 def load_weights(model, filepath):
-    """Weights saved by save_weights, matched by position (as Keras does), shapes checked."""
-    filepath = os.fspath(filepath)
-    try:
-        with np.load(filepath, allow_pickle=False) as data:
-            arrays = [data[key] for key in sorted(data.files)]
-    except FileNotFoundError:
-        raise ClearCNNError(f"load_weights: no such file; received filepath={filepath!r}.") from None
-    except (AttributeError, TypeError, *DAMAGE) as error:  # a bare .npy has no .files and no `with`
-        raise ClearCNNError(f"load_weights: {filepath!r} is not a weights file, or it is corrupt ({error}).") from None
+    """Weights saved by save_weights (an .npz), or the weights of a model file, matched by position (as Keras
+    does); every array is checked before any is assigned."""
+    where = "load_weights"
+    with _archive(filepath, where, "a weights file (.npz) or a clearcnn model file") as archive:
+        names = archive.namelist()
+        whole_model = DESCRIPTION in names
+        if whole_model:
+            names = [name for name in names if name.startswith("weights/")]
+        if len(names) != len(model.weights):
+            hint = (f"; it is a whole model file: load_model({archive.filename!r}) rebuilds the model it was "
+                    f"saved from") if whole_model else ""
+            raise ClearCNNError(f"{where}: {archive.filename!r} holds {len(names)} weight arrays; this model has "
+                                f"{len(model.weights)}{hint}.")
+        arrays = [read_npy(archive, name, w.shape, where) for name, w in zip(sorted(names), model.weights)]
     model.set_weights(arrays)
