@@ -690,3 +690,24 @@ def test_mutated_legacy_h5_files_load_or_are_refused(data):
 @given(st.data())
 def test_mutated_npz_weights_load_or_are_refused(data):
     loads_or_is_refused("npz", data.draw(mutated_zip(valid_files()["npz"])), whole_model=False)
+
+
+# --- an architecture that declares far more weights than its file holds ----------------------------------------
+
+def _widen_dense(config):
+    """The Dense layer of a clearcnn description or a Keras config, widened to 2**26 units: 4.8 GB of float32
+    weights on the tiny model's 18 inputs, declared by a file of a few KB."""
+    for entry in config["layers"]:
+        if entry["class_name"] == "Dense":
+            entry["config"]["units"] = 2 ** 26
+    return config
+
+
+@pytest.mark.parametrize("name, member", [("m.clearcnn", "clearcnn.json"), ("m.keras", "config.json")])
+def test_an_architecture_larger_than_its_file_is_refused_before_allocating(tmp_path, name, member):
+    def change(data):
+        meta = json.loads(data)
+        _widen_dense(meta["config"])
+        return json.dumps(meta).encode()
+    path = saved(tmp_path, name, member, change)
+    refused(lambda: load_model(path), "would take")

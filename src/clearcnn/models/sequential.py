@@ -3,6 +3,10 @@
 Training (compile, fit, evaluate, predict) lives in training.py, the summary table in summary.py and
 the files in clearcnn/saving/.
 """
+import math
+
+import numpy as np
+
 from .. import ops, registry
 from ..errors import ClearCNNError, check_int, fail, is_sequence, real_array
 from ..layers import InputLayer, Layer
@@ -244,15 +248,40 @@ class Sequential(Trainer):
         return {"name": self.name, "trainable": self.trainable, "layers": entries}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, max_weight_bytes=None):
+        """The model a get_config() describes. `max_weight_bytes`: refuse, before any weight is allocated, an
+        architecture whose weights would take more (a file's reader passes what the file can hold)."""
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        layers = []
         for entry in config["layers"]:
             layer_class = registry.lookup(entry["class_name"], kind="layer")
             if layer_class is None:
                 raise ClearCNNError(f"Sequential.from_config: unknown layer class {entry['class_name']!r}; "
                                     f"supported: {', '.join(SUPPORTED_LAYERS)}.")
-            model.add(layer_class.from_config(dict(entry["config"])))
+            layers.append(layer_class.from_config(dict(entry["config"])))
+        cls.check_weight_bytes(layers, max_weight_bytes)
+        for layer in layers:
+            model.add(layer)
         return model
+
+    @staticmethod
+    def check_weight_bytes(layers, max_weight_bytes, input_shape=None):
+        """Raise ClearCNNError when `layers`, not yet built, would allocate more than `max_weight_bytes` for their
+        weights on inputs of `input_shape` (batch axis first; default: the first layer's declared shape). Shape
+        arithmetic only: nothing is allocated. Nothing is checked without a limit or an input shape."""
+        if input_shape is None and layers:
+            input_shape = layers[0].declared_input_shape
+        if max_weight_bytes is None or input_shape is None:
+            return
+        shape, total = (None, *tuple(input_shape)[1:]), 0
+        for layer in layers:
+            if not isinstance(layer, InputLayer):
+                count = sum(math.prod(s) for s in layer.weight_shapes(shape).values())
+                total += count * np.dtype(layer.dtype).itemsize
+                shape = layer.compute_output_shape(shape)
+        if total > max_weight_bytes:
+            raise ClearCNNError(f"Sequential.from_config: the architecture's weights would take {total:,} bytes, and "
+                                f"the file holds at most {max_weight_bytes:,}; the file is damaged or hostile.")
 
     def __repr__(self):
         return f"<Sequential name={self.name!r}, {len(self._layers)} layers, built={self.built}>"

@@ -128,6 +128,15 @@ def _member(archive, name, limit, where):
         raise ClearCNNError(f"{label} is damaged: member {name} cannot be read ({error}).") from None
 
 
+DEFLATE_MOST = 1032  # deflate's largest ratio: no honest member unpacks to more than this times its packed size
+
+
+def unpacked_bound(archive, names):
+    """The most bytes the members `names` can honestly unpack to, whatever sizes they declare."""
+    infos = [archive.getinfo(name) for name in names if name in archive.NameToInfo]
+    return sum(min(info.file_size, info.compress_size * DEFLATE_MOST + 1024) for info in infos)
+
+
 def read_member(archive, name, limit, where):
     """The member's bytes, refused past `limit`: a small compressed member can expand a thousandfold."""
     with _member(archive, name, limit, where) as stream:

@@ -23,7 +23,7 @@ import numpy as np
 from .. import registry
 from ..errors import ClearCNNError
 from ..utils import to_snake_case
-from .files import DAMAGE, check_declared, parse_json, read_json, read_member, safe_archive, write_atomically
+from .files import DAMAGE, check_declared, parse_json, read_json, read_member, safe_archive, unpacked_bound, write_atomically
 
 # Registered layer names that Keras files may not use: Keras's `Input` is a function, never a class name in a
 # config, and a bare base `Layer` (it passes its input through) is for clearcnn's own files. Every other registered
@@ -107,17 +107,21 @@ def layer_from_keras(entry):
         raise ClearCNNError(f"{where}: {error}") from None
 
 
-def model_from_keras_config(config):
+def model_from_keras_config(config, max_weight_bytes=None):
+    """The Sequential a Keras config describes; an architecture whose weights would take more than
+    `max_weight_bytes` (what the file can hold) is refused before any weight is allocated."""
     if not isinstance(config, dict) or config.get("class_name") != "Sequential":
         raise ClearCNNError(f"Keras file: only Sequential models are supported; received "
                             f"{config.get('class_name') if isinstance(config, dict) else str(config)[:80]!r}.")
     inner = config.get("config") or {}
     if not isinstance(inner, dict) or not isinstance(inner.get("layers") or [], list):
         raise ClearCNNError("Keras file: the config of the Sequential model is invalid (no list of layers).")
-    model = registry.lookup("Sequential", kind="model")(name=inner.get("name"))
-    entries = inner.get("layers") or []
-    for entry in entries:
-        model.add(layer_from_keras(entry))
+    sequential = registry.lookup("Sequential", kind="model")
+    model = sequential(name=inner.get("name"))
+    layers = [layer_from_keras(entry) for entry in inner.get("layers") or []]
+    sequential.check_weight_bytes(layers, max_weight_bytes)
+    for layer in layers:
+        model.add(layer)
     if not model.built:
         shape = (config.get("build_config") or {}).get("input_shape") or inner.get("build_input_shape")
         if shape is None:
@@ -150,7 +154,7 @@ def load_model(path):
     with safe_archive(path, "load_model") as archive:
         config = read_json(archive, "config.json", "load_model")
         try:
-            model = model_from_keras_config(config)
+            model = model_from_keras_config(config, unpacked_bound(archive, ["model.weights.h5"]))
         except ClearCNNError:
             raise
         except MANGLED as error:
@@ -332,7 +336,8 @@ def load_legacy_model(path):
                                     f"model.load_weights instead.")
             if not isinstance(raw, (bytes, str)):
                 raise TypeError(f"model_config holds {type(raw).__name__}, not JSON text")
-            model = model_from_keras_config(parse_json(raw, f"load_model: {os.fspath(path)!r}: model_config"))
+            model = model_from_keras_config(parse_json(raw, f"load_model: {os.fspath(path)!r}: model_config"),
+                                            os.path.getsize(path))
             arrays = _legacy_arrays(file, model, os.fspath(path))
         except ClearCNNError:
             raise

@@ -20,7 +20,7 @@ import numpy as np
 from .. import registry
 from ..errors import ClearCNNError
 from ..ops.shapes import is_int
-from .files import read_json, read_npy, safe_archive, write_atomically
+from .files import read_json, read_npy, safe_archive, unpacked_bound, write_atomically
 
 FORMAT, VERSION, DESCRIPTION = "clearcnn", 1, "clearcnn.json"
 
@@ -86,7 +86,13 @@ def load_model(filepath, compile=True):
         meta = _description(archive, where)
         label = f"{where}: {archive.filename!r}"
         try:
-            model = registry.lookup("Sequential", kind="model").from_config(meta["config"])
+            # every weights member the description declares, before the architecture allocates what they hold
+            names = [f"weights/{i:04d}.npy" for i in range(min(meta["weights"], len(archive.NameToInfo) + 1))]
+            missing = next((name for name in names if name not in archive.NameToInfo), None)
+            if missing is not None:
+                raise ClearCNNError(f"{label} is incomplete: it declares {meta['weights']} weights and has no member {missing}.")
+            budget = unpacked_bound(archive, names)
+            model = registry.lookup("Sequential", kind="model").from_config(meta["config"], max_weight_bytes=budget)
         except ClearCNNError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as error:
