@@ -163,8 +163,7 @@ class ModelCheckpoint(_Monitor):
         self.save_best_only = check_bool(save_best_only, "ModelCheckpoint", "save_best_only")
         self.save_weights_only = check_bool(save_weights_only, "ModelCheckpoint", "save_weights_only")
         # The format comes from the name: check it now, not after the first epoch.
-        written = (saving.KERAS_WEIGHTS, saving.NATIVE) if save_weights_only else (saving.KERAS, saving.NATIVE)
-        if not isinstance(filepath, (str, os.PathLike)) or saving.file_format(filepath) not in written:
+        if not isinstance(filepath, (str, os.PathLike)) or not saving.writable(filepath, self.save_weights_only):
             fail("ModelCheckpoint", "filepath", filepath, "with save_weights_only=True, a name ending in .weights.h5 "
                  "(Keras weights) or one for clearcnn's .npz (not .keras or .h5)" if save_weights_only else
                  "a name ending in .keras (Keras 3) or .clearcnn; .h5 files are read, not written")

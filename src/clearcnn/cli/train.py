@@ -106,7 +106,7 @@ def run_train(args):
     data = cli_data.load_training_data(args)
     output = args.output or f"{data.name}.clearcnn"
     check_output(output, "train", "a name ending in .clearcnn or .keras (.h5 files are read, not written)",
-                 lambda path: saving.file_format(path) in (saving.NATIVE, saving.KERAS))
+                 saving.writable)
     preset = args.model or ("default" if data.name == "mnist10k" else "seed")
     model = build_preset(preset, data.input_shape, len(data.class_names))
     model.metadata = {"class_names": data.class_names, "color_mode": data.color_mode, "preset": preset}

@@ -24,6 +24,15 @@ def file_format(filepath):
     return KERAS if name.endswith(".keras") else NATIVE
 
 
+MODEL_WRITERS = {KERAS: keras.save_model, NATIVE: native.save_model}
+WEIGHTS_WRITERS = {KERAS_WEIGHTS: keras.save_weights, NATIVE: native.save_weights}
+
+
+def writable(filepath, weights_only=False):
+    """Whether save_model (or, with weights_only, save_weights) writes a file of this name's format."""
+    return file_format(filepath) in (WEIGHTS_WRITERS if weights_only else MODEL_WRITERS)
+
+
 def _writer(filepath, writers, refusal):
     """writers[the file's format], or ClearCNNError giving `refusal` for a format that is not written."""
     writer = writers.get(file_format(filepath))
@@ -34,7 +43,7 @@ def _writer(filepath, writers, refusal):
 
 def save_model(model, filepath):
     """Write the architecture, compile settings, weights and optimizer state to one file (atomically)."""
-    write = _writer(filepath, {KERAS: keras.save_model, NATIVE: native.save_model},
+    write = _writer(filepath, MODEL_WRITERS,
                     "save: the legacy Keras .h5 format is read, not written; use a name ending in .keras (Keras 3) "
                     "or .clearcnn")
     return write(model, filepath)
@@ -52,7 +61,7 @@ def load_model(filepath, compile=True):
 
 def save_weights(model, filepath):
     """Weights only: Keras 3 weights for a name ending in .weights.h5, clearcnn's .npz otherwise."""
-    write = _writer(filepath, {KERAS_WEIGHTS: keras.save_weights, NATIVE: native.save_weights},
+    write = _writer(filepath, WEIGHTS_WRITERS,
                     "save_weights: Keras weights files must end in .weights.h5")
     return write(model, filepath)
 
