@@ -20,17 +20,16 @@ import zipfile
 
 import numpy as np
 
-from .. import registry
+from .. import initializers, registry
 from ..errors import ClearCNNError
 from ..utils import to_snake_case
+from . import h5_names
 from .files import DAMAGE, check_declared, parse_json, read_json, read_member, safe_archive, unpacked_bound, write_atomically
 
 # Registered layer names that Keras files may not use: Keras's `Input` is a function, never a class name in a
 # config, and a bare base `Layer` (it passes its input through) is for clearcnn's own files. Every other registered
 # layer name, aliases included, is read from Keras files.
 NOT_KERAS_LAYERS = ("Input", "Layer")
-INITIALIZER_NAMES = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeNormal": "he_normal",
-                     "HeUniform": "he_uniform", "Zeros": "zeros", "Ones": "ones", "LecunNormal": "lecun_normal"}
 KERAS_VERSION = "3.15.1"  # the format version written; Keras reads it to choose compatibility rules
 
 
@@ -61,11 +60,10 @@ def _plain(value, where, option):
         if option == "dtype":
             return (value.get("config") or {}).get("name", "float32")
         if option.endswith("initializer"):
-            name = INITIALIZER_NAMES.get(value.get("class_name"))
-            if name is None:
+            if initializers.lookup(value.get("class_name")) is None:
                 raise ClearCNNError(f"{where}: option `{option}` names an initializer clearcnn does not have: "
-                                    f"{value.get('class_name')!r}.")
-            return name
+                                    f"{value.get('class_name')!r}; clearcnn has {', '.join(initializers.INITIALIZERS)}.")
+            return {"class_name": value["class_name"], "config": value.get("config") or {}}
         if option == "activation" and isinstance(value.get("config"), str):
             return value["config"]
         raise ClearCNNError(f"{where}: option `{option}` holds {value.get('class_name', value)!r}, which "
@@ -207,12 +205,11 @@ def _damaged(label, error):
 
 def _read_weights_h5(model, source, label, legacy_allowed=False):
     """Every array checked (see _array) before one set_weights call assigns them all. The legacy layout is read
-    from legacy `.h5` files only, as Keras 3 does: its names are variable-length strings, which libhdf5 reads
-    with less care (see _global_heaps_advance)."""
+    from legacy `.h5` files only, as Keras 3 does; its names are read apart (see h5_names)."""
     with _open_h5(source, label) as file:
         try:
             if legacy_allowed and (_inside(file, "model_weights", label) is not None or "layer_names" in file.attrs):
-                arrays = _legacy_arrays(file, model, label)
+                arrays = _legacy_arrays(file, model, label, _legacy_names(source, label, with_config=False))
             else:
                 arrays = _keras3_arrays(file, model, label)
         except ClearCNNError:
@@ -295,22 +292,20 @@ def _keras3_arrays(file, model, label):
     return arrays
 
 
-def _names(node, attribute):
-    """A list of names kept in an HDF5 attribute, as Keras 2 writes `layer_names` and `weight_names`."""
-    value = np.asarray(node.attrs.get(attribute, []))
-    if value.ndim != 1 or not all(isinstance(n, (bytes, str)) for n in value):
-        raise TypeError(f"attribute {attribute} of {node.name} must be a list of names")
-    return [n.decode() if isinstance(n, bytes) else n for n in value]
+def _legacy_names(path, label, with_config):
+    try:
+        return h5_names.read_legacy_names(path, with_config)
+    except ValueError as error:
+        raise _damaged(label, error) from None
 
 
-def _legacy_arrays(file, model, label):
+def _legacy_arrays(file, model, label, names):
     root = _inside(file, "model_weights", label) or file
     groups = []
-    for name in _names(root, "layer_names"):
+    for name, weight_names in zip(names["layer_names"], names["weight_names"]):
         group = _inside(root, name, label)
         if group is None:
             raise KeyError(f"no group {name!r} for a layer named in layer_names")
-        weight_names = _names(group, "weight_names")
         if weight_names:
             groups.append((group, weight_names))
     layers = [layer for layer in model.layers if layer.weights]
@@ -328,21 +323,20 @@ def _legacy_arrays(file, model, label):
 
 def load_legacy_model(path):
     """A clearcnn Sequential from a legacy Keras `.h5` model file."""
-    with _open_h5(path, os.fspath(path)) as file:
+    label = os.fspath(path)
+    with _open_h5(path, label) as file:
+        names = _legacy_names(path, label, with_config=True)
         try:
-            raw = file.attrs.get("model_config")
-            if raw is None:
-                raise ClearCNNError(f"load_model: {os.fspath(path)!r} holds weights only; build the model and use "
+            if names["model_config"] is None:
+                raise ClearCNNError(f"load_model: {label!r} holds weights only; build the model and use "
                                     f"model.load_weights instead.")
-            if not isinstance(raw, (bytes, str)):
-                raise TypeError(f"model_config holds {type(raw).__name__}, not JSON text")
-            model = model_from_keras_config(parse_json(raw, f"load_model: {os.fspath(path)!r}: model_config"),
+            model = model_from_keras_config(parse_json(names["model_config"], f"load_model: {label!r}: model_config"),
                                             os.path.getsize(path))
-            arrays = _legacy_arrays(file, model, os.fspath(path))
+            arrays = _legacy_arrays(file, model, label, names)
         except ClearCNNError:
             raise
         except MANGLED as error:
-            raise _damaged(os.fspath(path), error) from None
+            raise _damaged(label, error) from None
     model.set_weights(arrays)
     return model
 
@@ -365,11 +359,9 @@ def _keras_value(option, value):
     if option == "dtype":
         return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": value}, "registered_name": None}
     if option.endswith("initializer"):
-        name = value if isinstance(value, str) else value["class_name"]
-        class_name = {v: k for k, v in INITIALIZER_NAMES.items()}.get(name, name)
-        seed = None if isinstance(value, str) else (value.get("config") or {}).get("seed")
-        return {"module": "keras.initializers", "class_name": class_name, "config": {"seed": seed} if class_name
-                not in ("Zeros", "Ones") else {}, "registered_name": None}
+        initializer = initializers.get(value, "save", option)
+        return {"module": "keras.initializers", "class_name": type(initializer).__name__,
+                "config": initializer.get_config(), "registered_name": None}
     if isinstance(value, tuple):
         return [_keras_value(option, v) for v in value]
     return value
