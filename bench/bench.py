@@ -1,9 +1,11 @@
 """clearcnn against PyTorch on the CPU, side by side in one run (interleaved mode) or each alone (bench/alone.py).
 
-Workloads: SEED-CNN and CIFAR-CNN, float32, batch 64, softmax cross-entropy from logits, SGD(0.01, momentum
-0.9). Figures: training step at batch 64 and inference at batch 64 (images/s), single-image latency (ms),
-each the median of repeated runs, clearcnn and PyTorch alternating so that machine drift hits both; and
-the peak resident memory of a separate process that trains 20 steps.
+Workloads: SEED-CNN and CIFAR-CNN (32x32x3, batch 64) and PHOTO-CNN (128x128x3, batch 32: the `photo` preset's
+conv -> batch norm -> ReLU stages and global average pooling, with its augmentation and Rescaling left out of
+both libraries), float32, softmax cross-entropy from logits, SGD(0.01, momentum 0.9). Figures: training step
+and inference at the workload's batch (images/s), single-image latency (ms), each the median of repeated runs,
+clearcnn and PyTorch alternating so that machine drift hits both; and the peak resident memory of a separate
+process that trains 20 steps.
 
     python bench/bench.py                 # full run, prints a table, writes bench/results.json
     python bench/bench.py --smoke         # a few steps of everything, to catch breakage (CI)
@@ -28,14 +30,17 @@ SETTLE_SECONDS = 0.3
 # --- the two workloads, in both libraries ---------------------------------------------------------
 
 def clearcnn_model(name, optimizer="sgd"):
-    from clearcnn.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    from clearcnn.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
     from clearcnn.losses import SparseCategoricalCrossentropy
     from clearcnn.models import Sequential
     from clearcnn.optimizers import SGD, Adam
+    from clearcnn.presets import photo_layers
     if name == "seed":
         layers = [Conv2D(6, 3, activation="relu", input_shape=(32, 32, 3)), MaxPooling2D(3, strides=1),
                   Conv2D(16, 5, activation="relu"), MaxPooling2D(3, strides=1), Flatten(),
                   Dense(120, activation="relu"), Dense(3)]
+    elif name == "photo":  # the preset's network, ending on logits
+        layers = [Input(INPUT_SHAPE[name]), *photo_layers(CLASSES[name])[:-1], Dense(CLASSES[name])]
     else:
         layers = [Conv2D(32, 3, padding="same", activation="relu", input_shape=(32, 32, 3)),
                   Conv2D(32, 3, activation="relu"), MaxPooling2D(2),
@@ -52,17 +57,26 @@ def torch_model(name):
     if name == "seed":
         return nn.Sequential(nn.Conv2d(3, 6, 3), nn.ReLU(), nn.MaxPool2d(3, 1), nn.Conv2d(6, 16, 5), nn.ReLU(),
                              nn.MaxPool2d(3, 1), nn.Flatten(), nn.Linear(7744, 120), nn.ReLU(), nn.Linear(120, 3))
+    if name == "photo":
+        def stage(inputs, filters, stride=1):  # Keras's BatchNormalization: momentum 0.99 is PyTorch's 0.01
+            return [nn.Conv2d(inputs, filters, 3, stride, padding=1), nn.BatchNorm2d(filters, eps=1e-3, momentum=0.01),
+                    nn.ReLU()]
+        return nn.Sequential(*stage(3, 32, 2), *stage(32, 64), nn.MaxPool2d(2), *stage(64, 128), nn.MaxPool2d(2),
+                             *stage(128, 256), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.25),
+                             nn.Linear(256, CLASSES[name]))
     return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Linear(2304, 512), nn.ReLU(), nn.Linear(512, 10))
 
 
-CLASSES = {"seed": 3, "cifar": 10}
+CLASSES = {"seed": 3, "cifar": 10, "photo": 5}
+INPUT_SHAPE = {"seed": (32, 32, 3), "cifar": (32, 32, 3), "photo": (128, 128, 3)}
+BATCH = {"seed": 64, "cifar": 64, "photo": 32}
 
 
 def data(name, batch, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.random((batch, 32, 32, 3), dtype=np.float32), rng.integers(0, CLASSES[name], batch)
+    return rng.random((batch, *INPUT_SHAPE[name]), dtype=np.float32), rng.integers(0, CLASSES[name], batch)
 
 
 class ClearCNNRunner:
@@ -96,15 +110,18 @@ class TorchRunner:
         self.one = self.x[:1].clone()
 
     def train(self):
+        self.model.train()  # batch statistics and dropout, as clearcnn's train_on_batch
         self.optimizer.zero_grad()
         self.loss(self.model(self.x), self.y).backward()
         self.optimizer.step()
 
     def infer(self):
+        self.model.eval()  # moving statistics, no dropout, as clearcnn's predict
         with self.torch.no_grad():
             self.model(self.x)
 
     def single(self):
+        self.model.eval()
         with self.torch.no_grad():
             self.model(self.one)
 
@@ -139,7 +156,7 @@ def peak_memory_mb(library, workload, steps):
 
 
 def memory_child(library, workload, steps):
-    runner = (ClearCNNRunner if library == "clearcnn" else TorchRunner)(workload, 64)
+    runner = (ClearCNNRunner if library == "clearcnn" else TorchRunner)(workload, BATCH[workload])
     for _ in range(steps):
         runner.train()
     print(peak_resident_mb())
@@ -179,7 +196,7 @@ def configuration():
         info["numba"] = None
     info["clearcnn_backend"] = ops.get_backend()
     info["clearcnn_compiled_kernels"] = ops.get_backend() == "fast" and compiled.enabled
-    info["clearcnn_thread_pool"] = ops.get_backend() == "fast" and parallel.AVAILABLE
+    info["clearcnn_thread_pool"] = ops.get_backend() == "fast" and parallel.available()
     try:
         import torch
         info["torch"] = torch.__version__
@@ -193,7 +210,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a few steps only; no timings worth reading")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per figure (median reported)")
-    parser.add_argument("--workloads", default="seed,cifar")
+    parser.add_argument("--workloads", default="seed,cifar,photo")
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
     parser.add_argument("--mode", choices=("interleaved", "alone"), default="interleaved",
                         help="both libraries in this process taking turns, or each alone in its own (bench/alone.py)")
@@ -226,14 +243,14 @@ def main(argv=None):
           + ("" if config["clearcnn_compiled_kernels"] else " (is Numba installed?)"))
     results = []
     for workload in args.workloads.split(","):
-        runners = {library: (ClearCNNRunner if library == "clearcnn" else TorchRunner)(workload, 64)
+        runners = {library: (ClearCNNRunner if library == "clearcnn" else TorchRunner)(workload, BATCH[workload])
                    for library in libraries}
         for task, unit in (("train", "images/s"), ("infer", "images/s"), ("single", "ms")):
             times = measure(runners, task, calls[task], repeats)
             row = {"workload": workload, "figure": task, "unit": unit}
             for library, seconds in times.items():
                 median = statistics.median(seconds)
-                row[library] = median * 1000 if unit == "ms" else 64 / median
+                row[library] = median * 1000 if unit == "ms" else BATCH[workload] / median
             results.append(row)
         row = {"workload": workload, "figure": "peak memory, 20 training steps", "unit": "MiB"}
         for library in libraries:

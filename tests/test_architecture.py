@@ -74,6 +74,9 @@ RULES += [("clearcnn.ops", upper) for upper in ("clearcnn.layers", "clearcnn.mod
                                                "clearcnn.explain", "clearcnn.datasets", "clearcnn.optimizers")]
 RULES += [("clearcnn.layers", upper) for upper in ("clearcnn.models", "clearcnn.saving", "clearcnn.cli",
                                                   "clearcnn.explain")]
+# The trainer asks the distribution to split, gather and sum; the distribution knows nothing of models or layers.
+RULES += [("clearcnn.distribution", upper) for upper in ("clearcnn.models", "clearcnn.layers", "clearcnn.saving",
+                                                        "clearcnn.cli", "clearcnn.ops.fast", "clearcnn.ops.reference")]
 
 
 def _under(module, prefix):

@@ -448,7 +448,7 @@ def write_tiny_model(folder, conv=True):
     (["--layer", "99"], ["`index`", "index=99", "4 layers"]),
     (["--layer", "-9"], ["`index`", "index=-9"]),
     (["--layer", "nosuch"], ["`name`", "name='nosuch'", "conv2d"]),
-    (["--layer", "-1"], ["Conv2D or pooling", "Dense"]),
+    (["--layer", "-1", "--row", "1"], ["`row`", "row=1", "dense"]),
     (["--row", "-1"], ["`row`", "row=-1"]),
     (["--filter", "7"], ["filter_index=7"]),
 ])

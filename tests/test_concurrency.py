@@ -116,7 +116,7 @@ def test_predicting_while_another_thread_trains_leaves_the_training_alone():
         np.testing.assert_array_equal(shared, alone)
 
 
-@pytest.mark.skipif(not parallel.AVAILABLE, reason="the pool needs threadpoolctl, Numba and two cores")
+@pytest.mark.skipif(not parallel.available(), reason="the pool needs threadpoolctl, Numba and two cores")
 def test_blas_gets_its_threads_back_after_threads_overlap_in_the_engine():
     from threadpoolctl import threadpool_info
 

@@ -174,14 +174,14 @@ def test_cifar_round_trip_channel_major_to_hwc(tmp_path):
     write_batch(tmp_path / "data_batch_2", data, batches["data_batch_2"][1])
     (x_train, y_train), (x_test, y_test) = load_cifar10(tmp_path)
     assert x_train.shape == (10, 32, 32, 3) and x_test.shape == (3, 32, 32, 3)
-    assert y_train.shape == (10,) and y_test.shape == (3,)
+    assert y_train.shape == (10, 1) and y_test.shape == (3, 1)  # as keras.datasets.cifar10.load_data()
     assert {a.dtype for a in (x_train, y_train, x_test, y_test)} == {np.dtype(np.uint8)}
     assert x_train[3, 5, 7, 1] == 201  # batch 2 comes after batch 1's two images
     for n, row, col, channel in [(0, 0, 0, 0), (0, 31, 31, 2), (3, 12, 30, 0), (9, 1, 2, 1)]:
         batch, index = f"data_batch_{n // 2 + 1}", n % 2
         assert x_train[n, row, col, channel] == batches[batch][0][index, channel * 1024 + row * 32 + col]
     assert x_test[2, 31, 0, 2] == batches["test_batch"][0][2, 2048 + 31 * 32]
-    assert y_train.tolist() == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5] and y_test.tolist() == [5, 6, 7]
+    assert y_train.ravel().tolist() == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5] and y_test.ravel().tolist() == [5, 6, 7]
     assert x_train.flags.c_contiguous
 
 
@@ -190,7 +190,7 @@ def test_cifar_other_pickle_protocols_and_str_keys(tmp_path, protocol, str_keys)
     batches = make_cifar(tmp_path / "cifar-10-batches-py", protocol=protocol, str_keys=str_keys)
     (x_train, _), (x_test, y_test) = load_cifar10(tmp_path)  # the parent of cifar-10-batches-py/ works too
     assert x_test[0, 0, 1, 2] == batches["test_batch"][0][0, 2048 + 1]
-    assert y_test.tolist() == batches["test_batch"][1].tolist()
+    assert y_test.ravel().tolist() == batches["test_batch"][1].tolist()
 
 
 class Payload:

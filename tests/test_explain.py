@@ -10,7 +10,8 @@ import pytest
 
 from clearcnn.errors import ClearCNNError
 from clearcnn.explain import colour_example, explain, explain_cell, grayscale_example, parse_spec, walk
-from clearcnn.layers import AveragePooling2D, Conv2D, Dense, Flatten, MaxPooling2D
+from clearcnn.explain.arithmetic import number
+from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, Rescaling
 from clearcnn.models import Sequential
 
 
@@ -41,7 +42,7 @@ def test_colour_example_channel_sums_add_up():
     sums = [int(s) for s in re.findall(r"    sum: .* = (-?\d+)", text)]
     total = int(re.search(r"over the 3 channels: .* = (-?\d+)", text).group(1))
     assert len(sums) == 3 and sum(sums) == total
-    assert f"result: {total}" in text
+    assert f"result = {total}" in text
 
 
 def test_grayscale_example_matches_hand_computed_first_row():
@@ -80,7 +81,7 @@ def test_explained_value_equals_forward_pass(make):
         row, col, index = (int(rng.integers(0, n)) for n in output.shape)
         explanation = explain_cell(layer, image, row, col, index)
         assert explanation.value == pytest.approx(float(output[row, col, index]), rel=1e-5, abs=1e-5)
-        assert "result: " in explanation.text
+        assert explanation.lines[-1] == f"  result = {number(explanation.value)}"
 
 
 def test_explain_through_a_model_reaches_the_named_layer():
@@ -92,6 +93,45 @@ def test_explain_through_a_model_reaches_the_named_layer():
     expected = model.layers[2](pooled)[0]
     explanation = explain(model, image, model.layers[2].name, 1, 2, 1)
     assert explanation.value == pytest.approx(float(expected[1, 2, 1]), rel=1e-4, abs=1e-5)
+
+
+def test_every_layer_kind_explained_equals_the_forward_pass():
+    rng = np.random.default_rng(11)
+    model = Sequential([Rescaling(0.5, offset=-1, input_shape=(7, 6, 2)), Conv2D(3, 3, padding="same", activation="elu"),
+                        Activation("softmax"), AveragePooling2D(2, padding="same"), MaxPooling2D(2, strides=1),
+                        Flatten(), Dropout(0.5), Dense(25, activation="leaky_relu"), Activation("tanh"),
+                        Dense(4, activation="softmax")])
+    image = rng.normal(size=(7, 6, 2)) * 3
+    for index, (_, output) in enumerate(model.layer_outputs(image[None])):
+        output = output[0]
+        for _ in range(5):
+            if output.ndim == 1:
+                row, col, unit = 0, 0, int(rng.integers(output.size))
+                expected = output[unit]
+            else:
+                row, col, unit = (int(rng.integers(n)) for n in output.shape)
+                expected = output[row, col, unit]
+            explanation = explain(model, image, index, row, col, unit)
+            assert explanation.value == pytest.approx(float(expected), rel=1e-5, abs=1e-6), explanation.text
+            assert explanation.lines[-1] == f"  result = {number(explanation.value)}"
+    dense = explain(model, image, 7, 0, 0, 3).text
+    assert "largest first (10 of 18)" in dense and "the other 8 products add up to" in dense
+    assert "softmax over the 4 units" in explain(model, image, 9, 0, 0, 1).text
+    assert "softmax over the 3 channels" in explain(model, image, 2, 1, 1, 0).text
+    assert "(1 x 2 + 0) x 3 + 2 = 8" in explain(model, image, 5, 0, 0, 8).text
+    with pytest.raises(ClearCNNError, match="row=1"):
+        explain(model, image, 7, 1, 0, 0)
+    with pytest.raises(ClearCNNError, match="unit=25"):
+        explain(model, image, 7, 0, 0, 25)
+
+
+def test_explain_names_the_kinds_it_can_explain():
+    class Doubling(Layer):
+        def forward(self, x, training=False):
+            return 2 * x
+    model = Sequential([Dense(2, input_shape=(3,)), Doubling()])
+    with pytest.raises(ClearCNNError, match="Conv2D.*Dense.*Doubling"):
+        explain(model, np.ones(3), 1, 0, 0, 0)
 
 
 def test_explain_rejects_a_cell_outside_the_output():
@@ -230,7 +270,7 @@ def test_show_commands_write_pngs(trained, tmp_path):
 
 # --- the report ------------------------------------------------------------------------------------
 
-SECTIONS = ("architecture", "shapes", "training", "confusion", "misclassified", "features")
+SECTIONS = ("architecture", "shapes", "explore", "training", "confusion", "misclassified", "features")
 
 
 @pytestmark_plots
@@ -243,7 +283,10 @@ def test_report_is_self_contained(trained, tmp_path):
     for section in SECTIONS:
         assert f'id="{section}"' in page
     assert page.count("data:image/png;base64,") == 4
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "http://" not in page and "https://" not in page and "src=\"http" not in page
+    # Scripts only inline: the explorer's data and code, under a policy that lets the page fetch nothing.
+    assert re.findall(r"<script[^>]*>", page) == ['<script type="application/json" id="explorer-data">', "<script>"]
+    assert "default-src 'none'" in page
 
 
 def find_chromium():
@@ -268,7 +311,7 @@ def test_report_renders_in_headless_chromium(trained, tmp_path):
     result = subprocess.run([find_chromium(), *flags, "--dump-dom", probe.as_uri()], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "<title>decoded:4 sections:6</title>" in result.stdout
+    assert "<title>decoded:4 sections:7</title>" in result.stdout
     console_errors = [line for line in result.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
     assert not console_errors
     dom = result.stdout

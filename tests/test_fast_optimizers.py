@@ -7,7 +7,7 @@ import pytest
 from clearcnn import ops
 from clearcnn.layers.base import Weight
 from clearcnn.ops.fast import compiled, parallel
-from clearcnn.optimizers import SGD, Adam, RMSprop
+from clearcnn.optimizers import SGD, Adam, RMSprop, schedules
 
 pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="Numba is not installed")
 
@@ -18,6 +18,10 @@ OPTIMIZERS = {
     "adam-options": lambda: Adam(learning_rate=0.003, beta_1=0.8, beta_2=0.99, epsilon=1e-4),
     "rmsprop": lambda: RMSprop(learning_rate=0.01),
     "rmsprop-momentum": lambda: RMSprop(learning_rate=0.01, rho=0.8, momentum=0.5, epsilon=1e-5),
+    # decoupled weight decay and a schedule: the same compiled step, after the shrink, at each step's rate
+    "sgd-decay-schedule": lambda: SGD(schedules.ExponentialDecay(0.05, 2, 0.5), momentum=0.9, weight_decay=0.1),
+    "adam-decay": lambda: Adam(learning_rate=0.01, weight_decay=0.2),
+    "rmsprop-decay-schedule": lambda: RMSprop(schedules.CosineDecay(0.01, 4), momentum=0.5, weight_decay=0.1),
 }
 
 
@@ -54,3 +58,25 @@ def test_compiled_step_equals_the_reference_over_many_steps(name, dtype, orders,
     np.testing.assert_allclose(finals[1], finals[0], **tolerance)
     for ours, expected in zip(states[1], states[0]):  # momentum, m and v, velocity and buffer
         np.testing.assert_allclose(ours, expected, **tolerance)
+
+
+@pytest.mark.usefixtures("restore_backend")
+@pytest.mark.parametrize("name", ["sgd-decay-schedule", "adam-decay", "rmsprop-decay-schedule"])
+def test_weight_decay_and_schedules_keep_the_compiled_step(name, monkeypatch):
+    """The fast backend's steps stay compiled with weight decay, a schedule and a constraint: the NumPy rules are
+    never reached."""
+    from clearcnn import constraints
+    from clearcnn.ops.fast import optimizers as fast_optimizers
+
+    def refuse(*args):
+        raise AssertionError("the NumPy step ran instead of the compiled one")
+    for rule in ("sgd_step", "adam_step", "rmsprop_step"):
+        monkeypatch.setattr(fast_optimizers.reference, rule, refuse)
+    ops.set_backend("fast")
+    weight = Weight("w", np.random.default_rng(1).standard_normal((40, 30)).astype(np.float32),
+                    constraint=constraints.MaxNorm(1.0))
+    optimizer = OPTIMIZERS[name]()
+    for _ in range(3):
+        weight.grad = np.ones_like(weight.value)
+        optimizer.apply([weight])
+    assert np.linalg.norm(weight.value, axis=0).max() <= 1.0 + 1e-6

@@ -347,7 +347,7 @@ def test_label_mistakes():
 
 
 @pytest.mark.parametrize("kwargs, word", [
-    (dict(optimizer="adamw", loss="mse"), "adamw"),
+    (dict(optimizer="nadam", loss="mse"), "nadam"),
     (dict(optimizer="adam", loss="crossentropy"), "crossentropy"),
     (dict(optimizer="adam", loss="mse", metrics=["f1_score"]), "f1_score"),
     (dict(optimizer="adam"), "loss"),
@@ -369,7 +369,7 @@ def test_fit_argument_mistakes():
     with pytest.raises(ClearCNNError, match="no samples"):
         model.predict(np.zeros((0, 5)), verbose=0)
     with pytest.raises(ClearCNNError, match="sample_weight"):
-        model.fit(x, y, sample_weight=np.ones(10), verbose=0)
+        model.fit(x, y, sample_weight=np.ones(9), verbose=0)  # one weight per sample
     with pytest.raises(ClearCNNError, match="summary"):
         Sequential([Dense(2)]).summary()
 

@@ -167,8 +167,8 @@ def test_bad_optimizer_arguments():
         SGD(learning_rate=-1)
     with pytest.raises(ClearCNNError, match="momentum"):
         SGD(momentum=1.5)
-    with pytest.raises(ClearCNNError, match="adamw"):
-        get("adamw")
+    with pytest.raises(ClearCNNError, match="nadam"):
+        get("nadam")
 
 
 def test_freezing_a_layer_between_steps_keeps_each_weight_its_own_state():

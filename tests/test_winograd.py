@@ -297,26 +297,30 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
     np.testing.assert_allclose(layer.bias.grad, tb.grad.numpy(), atol=1e-4 * np.sqrt(n * h * w), rtol=1e-4)
 
 
-@pytest.mark.parametrize("kernel_shape, strides, dilation, batch_64, batch_1", [
-    ((3, 3, 32, 8), 1, 1, "winograd", "winograd_nhwc"),
-    ((3, 3, 3, 8), 1, 1, "winograd", "winograd_nhwc"),  # enough output channels
-    ((3, 3, 32, 4), 1, 1, "winograd", "winograd_nhwc"),  # enough input channels
-    ((3, 3, 3, 6), 1, 1, "winograd", "im2col"),  # one image of 3 channels, 6 out: too few numbers to vectorise
-    ((3, 3, 32, 8), 2, 1, "im2col", "im2col"),
-    ((3, 3, 32, 8), 1, 2, "im2col", "im2col"),
-    ((5, 5, 32, 8), 1, 1, "im2col", "im2col"),
-    ((3, 1, 32, 8), 1, 1, "im2col", "im2col"),
+@pytest.mark.parametrize("kernel_shape, strides, dilation, compiled_choices, numpy_choices", [
+    # (at batch 64, at batch 1) with the compiled kernels, then with NumPy's only
+    ((3, 3, 32, 8), 1, 1, ("winograd", "winograd_nhwc"), ("banded", "im2col")),
+    ((3, 3, 3, 8), 1, 1, ("winograd", "winograd_nhwc"), ("im2col", "im2col")),  # enough output channels
+    ((3, 3, 32, 4), 1, 1, ("winograd", "winograd_nhwc"), ("banded", "im2col")),  # enough input channels
+    # one image of 3 channels, 6 out: too few numbers to vectorise
+    ((3, 3, 3, 6), 1, 1, ("winograd", "im2col"), ("im2col", "im2col")),
+    ((3, 3, 32, 8), 2, 1, ("im2col", "im2col"), ("im2col", "im2col")),
+    ((3, 3, 32, 8), 1, 2, ("banded", "im2col"), ("banded", "im2col")),  # dilated: columns of 4.7 MB at batch 64
+    ((5, 5, 32, 8), 1, 1, ("banded", "im2col"), ("banded", "im2col")),
+    ((3, 1, 32, 8), 1, 1, ("banded", "im2col"), ("banded", "im2col")),
 ])
-def test_choose_algorithm(kernel_shape, strides, dilation, batch_64, batch_1, compiled):
+def test_choose_algorithm(kernel_shape, strides, dilation, compiled_choices, numpy_choices, compiled):
+    """Winograd only with the compiled transforms (NumPy's are slower than im2col); banded im2col where the
+    whole image's columns would outgrow the cache (1 MB)."""
     geometry = Geometry.of((12, 12), kernel_shape[:2], (strides, strides), (dilation, dilation))
-    # the NumPy transforms are slower than im2col: Winograd is only chosen with the compiled ones
-    assert conv.choose_algorithm(kernel_shape, geometry, 64) == (batch_64 if compiled else "im2col")
-    assert conv.choose_algorithm(kernel_shape, geometry, 1) == (batch_1 if compiled else "im2col")
+    expected = compiled_choices if compiled else numpy_choices
+    assert (conv.choose_algorithm(kernel_shape, geometry, 64), conv.choose_algorithm(kernel_shape, geometry, 1)) \
+        == expected
 
 
 # --- the thread pool ---------------------------------------------------------------------------------
 
-needs_pool = pytest.mark.skipif(not (parallel.AVAILABLE and compiled_kernels.AVAILABLE),
+needs_pool = pytest.mark.skipif(not (parallel.available() and compiled_kernels.AVAILABLE),
                                 reason="the pool needs threadpoolctl, Numba and two cores")
 
 

@@ -1,9 +1,14 @@
-"""Callbacks with Keras's hooks: History, EarlyStopping, ModelCheckpoint, CSVLogger, LambdaCallback."""
+"""Callbacks with Keras's hooks: History, EarlyStopping, ModelCheckpoint, CSVLogger, LambdaCallback,
+ReduceLROnPlateau and LearningRateScheduler."""
 import csv
+import inspect
+import math
+import numbers
 import os
 
 import numpy as np
 
+from . import _namespaces
 from .errors import ClearCNNError, check_bool, check_int, check_number, check_verbose, fail
 from .progress import Progbar
 from .saving import api as saving
@@ -14,7 +19,10 @@ HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on
 
 
 class Callback:
-    """Base class: override the hooks you need. `self.model` and `self.params` are set by fit."""
+    """Base class: override the hooks you need. `self.model` and `self.params` are set by fit. A callback that
+    writes files sets `writes_files`: under a distribution only rank 0 runs it."""
+
+    writes_files = False
 
     def __init__(self):
         self.model, self.params = None, {}
@@ -155,6 +163,8 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Saves the model (or its weights) after each epoch, or only when `monitor` improves."""
 
+    writes_files = True
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch"):
         super().__init__(monitor, mode, verbose=verbose)
@@ -184,6 +194,8 @@ class ModelCheckpoint(_Monitor):
 
 class CSVLogger(Callback):
     """Writes one CSV row per epoch: epoch, then the logged values."""
+
+    writes_files = True
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -224,3 +236,90 @@ class LambdaCallback(Callback):
                 fail("LambdaCallback", name, function, "None or a function such as lambda epoch, logs: print(logs)")
             if function is not None:
                 setattr(self, name, function)
+
+
+def _learning_rate(callback):
+    """The model's optimizer's learning rate as a float, or ClearCNNError where it is not a number that a callback
+    may change (a schedule sets it itself at every step)."""
+    rate = getattr(getattr(callback.model, "optimizer", None), "learning_rate", None)
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real):
+        raise ClearCNNError(f"{type(callback).__name__}: the optimizer's learning rate must be a number that the "
+                            f"callback can change between epochs; received learning_rate={rate!r}. Compile with a "
+                            f"fixed learning rate, such as optimizer=SGD(learning_rate=0.01).")
+    return float(rate)
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiplies the learning rate by `factor` (never below `min_lr`) when `monitor` has not improved by
+    `min_delta` for `patience` epochs, then waits `cooldown` epochs before counting again. Logs the learning
+    rate of each epoch as "learning_rate", as Keras does."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0):
+        super().__init__(monitor, mode, min_delta, verbose)
+        where = "ReduceLROnPlateau"
+        self.factor = check_number(factor, where, "factor", "a number in [0, 1) such as 0.1 (the learning rate is "
+                                   "multiplied by it)", lambda v: 0 <= v < 1)
+        self.patience = check_int(patience, where, "patience", "a non-negative integer such as 10")
+        self.cooldown = check_int(cooldown, where, "cooldown", "a non-negative integer such as 0")
+        self.min_lr = check_number(min_lr, where, "min_lr", "a non-negative number such as 1e-6", lambda v: v >= 0)
+        self.wait = self.cooldown_counter = 0
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.cooldown_counter = -np.inf, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = rate = _learning_rate(self)
+        value = self.current(logs)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.improved(value):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            # Keras compares with min_lr rounded to float32, the precision of its learning-rate variable.
+            if self.wait >= self.patience and rate > np.float32(self.min_lr):
+                new_rate = max(rate * self.factor, self.min_lr)
+                self.model.optimizer.learning_rate = new_rate
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_rate}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of each epoch to schedule(epoch, learning_rate) (epoch from 0), or to
+    schedule(epoch) for a function of the epoch alone. Logs it as "learning_rate", as Keras does."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            fail("LearningRateScheduler", "schedule", schedule, "a function of (epoch, learning_rate) that returns "
+                 "the new learning rate, such as lambda epoch, lr: lr * 0.9")
+        self.schedule = schedule
+        self.verbose = check_verbose(verbose, "LearningRateScheduler")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        rate = _learning_rate(self)
+        try:
+            inspect.signature(self.schedule).bind(epoch, rate)
+            arguments = (epoch, rate)
+        except TypeError:  # a function of the epoch only
+            arguments = (epoch,)
+        except ValueError:  # a builtin without a signature: Keras's newer form
+            arguments = (epoch, rate)
+        new_rate = self.schedule(*arguments)
+        if isinstance(new_rate, (bool, np.bool_)) or not isinstance(new_rate, (float, np.floating)) or \
+                not math.isfinite(new_rate) or new_rate < 0:
+            raise ClearCNNError(f"LearningRateScheduler: argument `schedule` must return a finite non-negative float, "
+                                f"the learning rate; at epoch {epoch} it returned {new_rate!r}.")
+        self.model.optimizer.learning_rate = float(new_rate)
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_rate)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _learning_rate(self)
+
+__getattr__ = _namespaces.missing(__name__)

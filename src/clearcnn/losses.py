@@ -6,6 +6,7 @@ size, so that the gradient matches the batch mean that Keras reports.
 """
 import numpy as np
 
+from . import _namespaces
 from .errors import ClearCNNError, construct, real_array
 
 EPSILON = 1e-7  # Keras clips probabilities to [EPSILON, 1 - EPSILON]
@@ -147,3 +148,5 @@ def get(identifier):
 
 def serialize(loss):
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+__getattr__ = _namespaces.missing(__name__)

@@ -4,6 +4,7 @@
 """
 import numpy as np
 
+from . import _namespaces
 from .errors import ClearCNNError, check_number, construct, real_array
 
 
@@ -122,3 +123,5 @@ def get(identifier, loss=None):
 def serialize(metric):
     """{"class_name", "config"}: keeps a metric's own name and settings through a saved model."""
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+__getattr__ = _namespaces.missing(__name__)

@@ -1,10 +1,13 @@
 """Optimizers with Keras 3's defaults and update rules. The optimizer owns its state, created once.
 
-Each `update(value, grad, slots, t)` changes one variable in place; `t` is the 1-based step number.
+Each `update(value, grad, slots, t, learning_rate)` changes one variable in place; `t` is the 1-based step number.
+One step, as Keras's optimizer.apply: the learning rate (a schedule is called with the steps taken so far), then
+for every variable the decoupled weight decay (w -= learning_rate * weight_decay * w), the update rule, and the
+variable's constraint (a projection, such as MaxNorm).
 """
 import numpy as np
 
-from . import ops
+from . import _namespaces, ops, schedules
 from .errors import ClearCNNError, check_bool, check_int, check_number, construct, format_bytes, real_array
 
 # The ranges of the hyperparameters. A decay rate of 1 would never move its average from zero (Adam's bias
@@ -14,15 +17,29 @@ DECAY = "a number in [0, 1) such as {}"
 EPSILON = "a small non-negative number such as 1e-07"
 
 
+# Keras's optimizer arguments that clearcnn has no use for, with their defaults: a file or a call may name them
+# at these values (Keras writes them all into every optimizer config); any other value is refused.
+KERAS_DEFAULTS = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False,
+                  "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                  "gradient_accumulation_steps": None, "amsgrad": False, "centered": False}
+
+
 class Optimizer:
     slot_names = ()
 
-    def __init__(self, learning_rate=0.001, name=None, **unsupported):
+    def __init__(self, learning_rate=0.001, weight_decay=None, name=None, **unsupported):
         for key, value in unsupported.items():
-            if value is not None:
-                raise ClearCNNError(f"{type(self).__name__}: argument `{key}` is not supported; received {key}={value!r}.")
-        self.learning_rate = self.check("learning_rate", learning_rate, "a positive number such as 0.001",
-                                        lambda v: v > 0)
+            if key not in KERAS_DEFAULTS or value != KERAS_DEFAULTS[key]:
+                raise ClearCNNError(f"{type(self).__name__}: argument `{key}` is not supported"
+                                    f"{f' (only {key}={KERAS_DEFAULTS[key]!r})' if key in KERAS_DEFAULTS else ''}; "
+                                    f"received {key}={value!r}.")
+        if isinstance(learning_rate, dict) and "class_name" in learning_rate:  # a schedule, from a config
+            learning_rate = schedules.deserialize(learning_rate, type(self).__name__)
+        self.learning_rate = learning_rate if isinstance(learning_rate, schedules.LearningRateSchedule) else \
+            self.check("learning_rate", learning_rate, "a positive number such as 0.001 or a schedule such as "
+                       "ExponentialDecay(0.01, 1000, 0.9)", lambda v: v > 0)
+        self.weight_decay = None if weight_decay is None else self.check(
+            "weight_decay", weight_decay, "None or a non-negative number such as 0.004", lambda v: v >= 0)
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self.slots = None  # one list of arrays per variable, built at the first step
@@ -45,13 +62,25 @@ class Optimizer:
         """A hyperparameter as a float: finite, and within its range."""
         return check_number(value, type(self).__name__, argument, expected, within)
 
+    def current_learning_rate(self):
+        """The learning rate of the next step: a schedule's value at the steps taken so far."""
+        if isinstance(self.learning_rate, schedules.LearningRateSchedule):
+            return float(self.learning_rate(self.iterations))
+        return self.learning_rate
+
     def apply(self, weights):
         """One step for every weight whose `.grad` is set (the model's trainable weights, in order)."""
         if self.slots is None or [id(w) for w in weights] != self.owners:
             self.build(weights)
+        learning_rate = self.current_learning_rate()
         self.iterations += 1
         for weight, slots in zip(weights, self.slots):
-            self.update(weight.value, weight.grad.astype(weight.value.dtype, copy=False), slots, self.iterations)
+            if self.weight_decay:
+                weight.value *= weight.value.dtype.type(1 - learning_rate * self.weight_decay)
+            self.update(weight.value, weight.grad.astype(weight.value.dtype, copy=False), slots, self.iterations,
+                        learning_rate)
+            if getattr(weight, "constraint", None) is not None:
+                weight.assign(weight.constraint(weight.value))
 
     def apply_gradients(self, grads_and_vars):
         """Keras's form: pairs of (gradient, Weight)."""
@@ -79,6 +108,40 @@ class Optimizer:
             target[...] = array
         self.iterations = iterations
 
+    # Keras's layout of the same state (a .keras file's optimizer/vars after the step count and learning rate):
+    # the slots Keras keeps (`keras_slots`, indices into slot_names), per weight in turn, or with `keras_grouped`
+    # slot by slot (every weight's first slot, then every weight's second).
+    keras_grouped = False
+
+    @property
+    def keras_slots(self):
+        return tuple(range(len(self.slot_names)))
+
+    def keras_order(self, count):
+        """[(weight index, slot index)] of the state arrays in Keras's order, for `count` weights."""
+        if self.keras_grouped:
+            return [(i, s) for s in self.keras_slots for i in range(count)]
+        return [(i, s) for i in range(count) for s in self.keras_slots]
+
+    def keras_state(self, weights):
+        """(iterations, the slot arrays in Keras's order) for `weights`; zeros before the first step."""
+        if self.slots is None or [id(w) for w in weights] != self.owners:
+            self.build(weights)
+        return self.iterations, [self.slots[i][s] for i, s in self.keras_order(len(weights))]
+
+    def set_keras_state(self, weights, iterations, arrays):
+        """Restore state kept in Keras's order (checked first, as set_state); slots Keras does not keep (SGD's
+        velocity without momentum) start at zero."""
+        self.slots = None
+        self.build(weights)
+        order = self.keras_order(len(weights))
+        flat = [array for slots in self.slots for array in slots]
+        state = [np.zeros_like(a) for a in flat]
+        positions = {id(a): k for k, a in enumerate(flat)}
+        for (i, s), array in zip(order, arrays):
+            state[positions[id(self.slots[i][s])]] = array
+        self.set_state(weights, iterations, state)
+
     def checked(self, array, shape, what):
         """`array` as real numbers of `shape`, or ClearCNNError."""
         array = real_array(array, type(self).__name__, what)
@@ -88,7 +151,10 @@ class Optimizer:
         return array
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate}
+        learning_rate = self.learning_rate
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            learning_rate = schedules.serialize(learning_rate)
+        return {"name": self.name, "learning_rate": learning_rate, "weight_decay": self.weight_decay}
 
     @classmethod
     def from_config(cls, config):
@@ -100,13 +166,18 @@ class SGD(Optimizer):
     w += momentum * velocity - lr * g). With momentum 0: w -= lr * g."""
     slot_names = ("velocity",)
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **unsupported):
-        super().__init__(learning_rate, name, **unsupported)
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, name=None,
+                 **unsupported):
+        super().__init__(learning_rate, weight_decay, name, **unsupported)
         self.momentum = self.check("momentum", momentum, MOMENTUM, lambda v: 0 <= v <= 1)
         self.nesterov = check_bool(nesterov, "SGD", "nesterov")
 
-    def update(self, w, g, slots, t):
-        ops.sgd_step(w, g, slots[0], self.learning_rate, self.momentum, self.nesterov)
+    def update(self, w, g, slots, t, learning_rate):
+        ops.sgd_step(w, g, slots[0], learning_rate, self.momentum, self.nesterov)
+
+    @property
+    def keras_slots(self):
+        return (0,) if self.momentum else ()  # Keras keeps no velocity without momentum
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -117,14 +188,15 @@ class Adam(Optimizer):
     w -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)   (Keras's epsilon placement)."""
     slot_names = ("m", "v")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **unsupported):
-        super().__init__(learning_rate, name, **unsupported)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, name=None,
+                 **unsupported):
+        super().__init__(learning_rate, weight_decay, name, **unsupported)
         self.beta_1 = self.check("beta_1", beta_1, DECAY.format(0.9), lambda v: 0 <= v < 1)
         self.beta_2 = self.check("beta_2", beta_2, DECAY.format(0.999), lambda v: 0 <= v < 1)
         self.epsilon = self.check("epsilon", epsilon, EPSILON, lambda v: v >= 0)
 
-    def update(self, w, g, slots, t):
-        ops.adam_step(w, g, *slots, self.learning_rate, self.beta_1, self.beta_2, self.epsilon, t)
+    def update(self, w, g, slots, t, learning_rate):
+        ops.adam_step(w, g, *slots, learning_rate, self.beta_1, self.beta_2, self.epsilon, t)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -135,20 +207,38 @@ class RMSprop(Optimizer):
     w -= step, or with momentum: buf = momentum * buf + step; w -= buf."""
     slot_names = ("velocity", "momentum")
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, name=None, **unsupported):
-        super().__init__(learning_rate, name, **unsupported)
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, weight_decay=None, name=None,
+                 **unsupported):
+        super().__init__(learning_rate, weight_decay, name, **unsupported)
         self.rho = self.check("rho", rho, DECAY.format(0.9), lambda v: 0 <= v < 1)
         self.momentum = self.check("momentum", momentum, MOMENTUM, lambda v: 0 <= v <= 1)
         self.epsilon = self.check("epsilon", epsilon, EPSILON, lambda v: v >= 0)
 
-    def update(self, w, g, slots, t):
-        ops.rmsprop_step(w, g, *slots, self.learning_rate, self.rho, self.momentum, self.epsilon)
+    keras_grouped = True  # every weight's velocity, then every weight's momentum
+
+    @property
+    def keras_slots(self):
+        return (0, 1) if self.momentum else (0,)
+
+    def update(self, w, g, slots, t, learning_rate):
+        ops.rmsprop_step(w, g, *slots, learning_rate, self.rho, self.momentum, self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (0.004 by default, as Keras's AdamW)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None,
+                 **unsupported):
+        if weight_decay is None:
+            raise ClearCNNError("AdamW: argument `weight_decay` must be a non-negative number such as 0.004; "
+                                "received weight_decay=None.")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name, **unsupported)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 
 
 def get(identifier):
@@ -167,3 +257,4 @@ def get(identifier):
 def serialize(optimizer):
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
+__getattr__ = _namespaces.missing(__name__, also=("schedules",))

@@ -1,12 +1,26 @@
-"""Ready-made networks: the seed network (a classic small tutorial CNN), a CIFAR-10 network and the default
-digit classifier that `clearcnn train` uses. Each starts with Rescaling(1/255), so models take raw
-0-255 pixels, and ends with a softmax over the classes."""
+"""Ready-made networks: the seed network (a classic small tutorial CNN), a CIFAR-10 network, the default
+digit classifier that `clearcnn train` uses, and a network for your own photos. Each starts with Rescaling(1/255)
+(the photo network with its augmentation before it), so models take raw 0-255 pixels, and ends with a softmax
+over the classes."""
 from .errors import ClearCNNError
-from .layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling
+from .layers import (
+    Activation,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    InputLayer,
+    MaxPooling2D,
+    RandomFlip,
+    RandomRotation,
+    Rescaling,
+)
 from .models import Sequential
 
-DEFAULT_INPUT = {"default": (28, 28, 1), "seed": (32, 32, 3), "cifar": (32, 32, 3)}
-DEFAULT_CLASSES = {"default": 10, "seed": 3, "cifar": 10}
+DEFAULT_INPUT = {"default": (28, 28, 1), "seed": (32, 32, 3), "cifar": (32, 32, 3), "photo": (128, 128, 3)}
+DEFAULT_CLASSES = {"default": 10, "seed": 3, "cifar": 10, "photo": 2}
 
 
 def seed_layers(classes):
@@ -30,13 +44,31 @@ def default_layers(classes):
             Flatten(), Dropout(0.3), Dense(128, activation="relu"), Dense(classes, activation="softmax")]
 
 
-PRESETS = {"default": default_layers, "seed": seed_layers, "cifar": cifar_layers}
+def conv_bn_relu(filters, **kwargs):
+    """A 3x3 "same" Conv2D, BatchNormalization, then ReLU."""
+    return [Conv2D(filters, 3, padding="same", **kwargs), BatchNormalization(), Activation("relu")]
+
+
+def photo_layers(classes):
+    """A network for a few hundred photos of a few classes, trained from scratch: conv -> batch norm -> ReLU
+    stages, global average pooling instead of a large Flatten -> Dense, dropout before the classifier."""
+    return [*conv_bn_relu(32, strides=2), *conv_bn_relu(64), MaxPooling2D(), *conv_bn_relu(128), MaxPooling2D(),
+            *conv_bn_relu(256), GlobalAveragePooling2D(), Dropout(0.25), Dense(classes, activation="softmax")]
+
+
+def photo_augmentation():
+    """Applied in training only: a random mirror image and a turn of up to 36 degrees either way."""
+    return [RandomFlip("horizontal"), RandomRotation(0.1)]
+
+
+PRESETS = {"default": default_layers, "seed": seed_layers, "cifar": cifar_layers, "photo": photo_layers}
+AUGMENTATION = {"photo": photo_augmentation}  # layers before the Rescaling, on raw pixels
 
 
 def build_preset(name, input_shape=None, classes=None):
-    """A Sequential model for preset `name` ("default", "seed" or "cifar")."""
+    """A Sequential model for preset `name` ("default", "seed", "cifar" or "photo")."""
     if name not in PRESETS:
         raise ClearCNNError(f"build_preset: argument `name` must be one of {', '.join(PRESETS)}; received name={name!r}.")
     input_shape = tuple(input_shape or DEFAULT_INPUT[name])
-    layers = PRESETS[name](classes or DEFAULT_CLASSES[name])
-    return Sequential([Rescaling(1 / 255, input_shape=input_shape), *layers], name=name)
+    layers = [*AUGMENTATION.get(name, list)(), Rescaling(1 / 255), *PRESETS[name](classes or DEFAULT_CLASSES[name])]
+    return Sequential([InputLayer(shape=input_shape), *layers], name=name)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .. import datasets
 from ..datasets.images import read_images
 from ..errors import ClearCNNError
+from ..presets import DEFAULT_INPUT
 
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
@@ -54,8 +55,8 @@ def load_arrays(path):
     kind = detect(path)
     name = os.path.basename(os.path.normpath(path)) or "data"
     if kind == "cifar":
-        train, test = datasets.load_cifar10(path)
-        return name, train, test
+        (x, y), (xt, yt) = datasets.load_cifar10(path)  # labels (N, 1), as Keras's
+        return name, (x, y.ravel()), (xt, yt.ravel())
     train_files = _idx_pair(path, "train") or _idx_pair(path, "")
     test_files = _idx_pair(path, "t10k") or _idx_pair(path, "test")
     if train_files is None:
@@ -86,7 +87,7 @@ def load_training_data(args):
 
 
 def _folder_data(args):
-    size = args.image_size or (32, 32)
+    size = args.image_size or (DEFAULT_INPUT["photo"][:2] if getattr(args, "model", None) == "photo" else (32, 32))
     split = args.validation_split if args.validation_split and args.validation_split > 0 else None
     common = dict(image_size=size, color_mode=args.color_mode, batch_size=args.batch_size, seed=args.seed)
     if split:

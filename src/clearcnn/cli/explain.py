@@ -24,7 +24,8 @@ def add_parsers(commands):
     explain.add_argument("--layer", help="layer name or index (default: the first conv layer)")
     explain.add_argument("--row", type=int, default=0)
     explain.add_argument("--col", type=int, default=0)
-    explain.add_argument("--filter", type=int, default=0, help="filter (conv) or channel (pooling) index")
+    explain.add_argument("--filter", "--unit", type=int, default=0, dest="filter",
+                         help="filter (conv), channel (pooling and others) or unit (dense, flatten) index")
 
     shapes = commands.add_parser("shapes", help="walk a network's shapes with the formula filled in")
     shapes.add_argument("network", help="a saved model, a preset (default, seed, cifar) or a spec such as "
@@ -39,6 +40,7 @@ def add_parsers(commands):
 
     report = commands.add_parser("report", help="one self-contained HTML report of a model on data")
     report.add_argument("model", help="a saved model")
+    report.add_argument("--image", help="the image to explore, cell by cell (default: the first sample of the data)")
     report.add_argument("--data", help="data as for evaluate (default: the embedded test digits)")
     report.add_argument("--samples", type=positive_int, default=2000, help="at most this many samples (default 2000)")
     report.add_argument("--output", "-o", default="report.html")
@@ -60,7 +62,7 @@ def run_explain(args):
         layer = next((l.name for l in model.layers if isinstance(l, Conv2D)), None)
         if layer is None:
             raise ClearCNNError(f"explain: {args.model!r} has no Conv2D layer to explain by default; pass --layer "
-                                f"with the name or index of a pooling layer.")
+                                f"with the name or index of another layer.")
     print(explain_value(model, image, layer, args.row, args.col, args.filter))
 
 
@@ -130,7 +132,28 @@ def run_show(args):
 def run_report(args):
     check_output(args.output, "report")
     model = load_model(args.model)
-    x, y = evaluation_arrays(model, args.data, args.samples)
-    page = build_report(model, x, y, model.metadata.get("class_names"), model.metadata.get("history"))
+    image = caption = None
+    if args.image is not None:
+        image = cli_data.read_images_for(model, [args.image])[0]
+        caption = f"The image {os.path.basename(args.image)}."
+    if args.data is None and tuple(model.input_shape[1:]) != DIGITS_SHAPE:
+        # The embedded digits are the only data known without --data; they fit only digit models.
+        if image is None:
+            raise ClearCNNError(f"report: model {model.name!r} takes {shape_text(model.input_shape)} inputs and the "
+                                f"embedded digits are {shape_text((None, *DIGITS_SHAPE))}; pass --data with data like "
+                                f"what it was trained on, or --image PHOTO to explore one image.")
+        x = y = None
+    else:
+        x, y = evaluation_arrays(model, args.data, args.samples)
+    page = build_report(model, x, y, model.metadata.get("class_names"), model.metadata.get("history"),
+                        image=image, image_caption=caption)
     write_atomically(args.output, lambda file: file.write(page.encode("utf-8")))
-    print(f"Wrote {args.output}")
+    size = len(page.encode("utf-8"))
+    print(f"Wrote {args.output} ({size / 1e6:.1f} MB)" if size >= 1e6 else f"Wrote {args.output} ({size / 1e3:.0f} kB)")
+
+
+DIGITS_SHAPE = (28, 28, 1)
+
+
+def shape_text(shape):
+    return "x".join(str(d) for d in shape[1:])

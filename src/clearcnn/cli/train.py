@@ -73,8 +73,10 @@ def check_output(path, command, expected="", writes=lambda path: True):
 def add_parsers(commands):
     train = commands.add_parser("train", help="train a model (default: the embedded MNIST digits)")
     train.add_argument("--data", help="a folder with one sub-folder per class, IDX files, or CIFAR-10 batches")
-    train.add_argument("--model", choices=["default", "seed", "cifar"], help="network preset")
-    train.add_argument("--image-size", type=parse_image_size, help="resize images to N or HxW (folders only)")
+    train.add_argument("--model", choices=list(PRESETS), help="network preset (photo: for your own photos, with "
+                                                               "augmentation and batch normalization)")
+    train.add_argument("--image-size", type=parse_image_size, help="resize images to N or HxW (folders only; default "
+                                                                   "32, 128 for --model photo)")
     train.add_argument("--color-mode", choices=["rgb", "grayscale", "rgba"], default="rgb",
                        help="channels for image folders (default rgb)")
     train.add_argument("--epochs", type=positive_int, help="passes over the training data")
@@ -95,7 +97,7 @@ def add_parsers(commands):
     predict.add_argument("--top", type=positive_int, default=3, help="classes to show per image (default 3)")
 
     summary = commands.add_parser("summary", help="layers, shapes and parameter counts of a model or preset")
-    summary.add_argument("model", help="a saved .clearcnn model, or a preset: default, seed, cifar")
+    summary.add_argument("model", help=f"a saved .clearcnn model, or a preset: {', '.join(PRESETS)}")
     summary.add_argument("--image-size", type=parse_image_size, help="input size for a preset")
     summary.add_argument("--classes", type=positive_int, help="number of classes for a preset")
     return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "summary": run_summary}

@@ -190,8 +190,8 @@ def _check_opcodes(data):
 def load_cifar10(directory):
     """Read the CIFAR-10 python batches in `directory` (or in its `cifar-10-batches-py/` folder).
 
-    Returns `((x_train, y_train), (x_test, y_test))` like `keras.datasets.cifar10.load_data()`, except
-    that `y` has shape (N,) rather than (N, 1): `x` uint8 (N, 32, 32, 3) channels_last, `y` uint8 0-9.
+    Returns `((x_train, y_train), (x_test, y_test))` as `keras.datasets.cifar10.load_data()` does: `x` uint8
+    (N, 32, 32, 3) channels_last, `y` uint8 0-9 of shape (N, 1).
     Training data are `data_batch_1` to `data_batch_5` in order (50,000 images), test data `test_batch`.
 
     >>> (x_train, y_train), (x_test, y_test) = load_cifar10("cifar-10-batches-py")  # doctest: +SKIP
@@ -212,7 +212,8 @@ def load_cifar10(directory):
     train = [read_batch(os.path.join(folder, name)) for name in TRAIN_BATCHES]
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
-    return (x_train, y_train), read_batch(os.path.join(folder, TEST_BATCH))
+    x_test, y_test = read_batch(os.path.join(folder, TEST_BATCH))
+    return (x_train, y_train[:, None]), (x_test, y_test[:, None])
 
 
 def read_batch(path):

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from ..errors import ClearCNNError, check_int, check_memory, fail
-from ..utils import random_generator
+from ..utils.rng import random_generator
 from ._files import is_regular, open_regular
 
 FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")

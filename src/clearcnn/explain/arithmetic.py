@@ -4,14 +4,16 @@ For a conv cell: for each input channel, each kernel column's products and their
 (`3x1 + 5x1 + 5x1 = 13`), then the channel's total (`13 + 0 + 11 = 24`); then the sum over channels,
 the bias, the activation and the result. For a pooling cell: the window and the value chosen (max, with
 its position) or the mean. The numbers are recomputed here with plain Python loops, independently of the
-engine, so an explanation is also a check of the forward pass.
+engine, so an explanation is also a check of the forward pass. The other layer kinds are in cells.py.
+
+Every explanation ends with the line `  result = VALUE`.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ClearCNNError, real_array
-from ..layers import AveragePooling2D, Conv2D, MaxPooling2D
+from ..layers import MaxPooling2D
 
 
 def number(value):
@@ -48,6 +50,14 @@ class Explanation:
 
     def __str__(self):
         return self.text
+
+
+def activation_step(activation, total, lines):
+    """The activation of one pre-activation value, as a line unless it is linear; returns the value."""
+    value = float(activation.forward(np.array([[total]]))[0, 0])
+    if activation.name != "linear":
+        lines.append(f"  {activation.name}({number(total)}) = {number(value)}")
+    return value
 
 
 def _check_cell(layer, image, row, col, channel, channels, what):
@@ -118,10 +128,8 @@ def explain_conv(layer, image, row, col, filter_index=0):
         bias = float(layer.bias.value[filter_index])
         lines.append(f"  plus bias: {total_of([total, bias])} = {number(total + bias)}")
         total += bias
-    value = float(layer.activation.forward(np.array([[total]]))[0, 0])
-    if layer.activation.name != "linear":
-        lines.append(f"  {layer.activation.name}({number(total)}) = {number(value)}")
-    lines.append(f"  result: {number(value)}")
+    value = activation_step(layer.activation, total, lines)
+    lines.append(f"  result = {number(value)}")
     return Explanation(value, lines)
 
 
@@ -146,38 +154,5 @@ def explain_pool(layer, image, row, col, channel=0):
     else:
         value = sum(v for v, _ in real) / len(real)
         lines.append(f"  mean = ({total_of([v for v, _ in real])}) / {len(real)} = {number(value)}")
-    lines.append(f"  result: {number(value)}")
+    lines.append(f"  result = {number(value)}")
     return Explanation(float(value), lines)
-
-
-def _check_layer(layer):
-    if not isinstance(layer, (Conv2D, MaxPooling2D, AveragePooling2D)):
-        raise ClearCNNError(f"explain: argument `layer` must be a Conv2D or pooling layer (or its name or index); "
-                            f"received layer={getattr(layer, 'where', layer)!r}.")
-
-
-def explain_cell(layer, image, row, col, index=0):
-    """Dispatch on the layer type: Conv2D, MaxPooling2D or AveragePooling2D."""
-    _check_layer(layer)
-    explain_one = explain_conv if isinstance(layer, Conv2D) else explain_pool
-    return explain_one(layer, image, row, col, index)
-
-
-def layer_input(model, layer, image):
-    """The (H, W, C) input that `layer` of `model` receives when the model sees one image."""
-    previous = model.check_input(np.asarray(image)[None])[0]
-    for candidate, output in model.layer_outputs(np.asarray(image)[None]):
-        if candidate is layer:
-            return previous
-        previous = output[0]
-    raise ClearCNNError(f"explain: layer {layer.name!r} is not in model {model.name!r}.")
-
-
-def explain(model, image, layer, row, col, index=0):
-    """Explain one output value of layer `layer` (a name, an index or the layer) of `model` for `image`."""
-    if isinstance(layer, str):
-        layer = model.get_layer(name=layer)
-    elif isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
-        layer = model.get_layer(index=layer)
-    _check_layer(layer)
-    return explain_cell(layer, layer_input(model, layer, _image(image)), row, col, index)

@@ -7,11 +7,22 @@ A network is a model, a preset name, or a one-line spec such as
 import math
 
 from ..errors import ClearCNNError
-from ..layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from ..layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    MaxPooling2D,
+)
 from ..layers.base import WindowLayer
 
 SPEC_HELP = ("HxWxC | conv FILTERS KERNEL [STRIDE [valid|same]] | maxpool POOL [STRIDE [valid|same]] | "
-             "avgpool POOL [STRIDE [valid|same]] | flatten | dense UNITS [ACTIVATION] | dropout RATE")
+             "avgpool POOL [STRIDE [valid|same]] | flatten | dense UNITS [ACTIVATION] | dropout RATE | bn | gap | gmp")
 
 
 def _conv(args):
@@ -29,7 +40,9 @@ def _pool(cls):
 
 BUILDERS = {"conv": _conv, "maxpool": _pool(MaxPooling2D), "avgpool": _pool(AveragePooling2D),
             "flatten": lambda args: Flatten(), "dense": lambda args: Dense(int(args[0]), *args[1:2]),
-            "dropout": lambda args: Dropout(float(args[0])), "activation": lambda args: Activation(args[0])}
+            "dropout": lambda args: Dropout(float(args[0])), "activation": lambda args: Activation(args[0]),
+            "bn": lambda args: BatchNormalization(), "gap": lambda args: GlobalAveragePooling2D(),
+            "gmp": lambda args: GlobalMaxPooling2D()}
 
 
 def parse_spec(text):
@@ -65,6 +78,7 @@ def walk(input_shape, layers):
             for axis, report in zip(("height", "width"), reports):
                 lines.append(f"  {axis}: {report.formula()}" + ("" if report.fits else f", floored to {report.size}"))
         weights = layer.weight_shapes(shape)
+        lines += _notes(layer, shape, weights)
         shape = layer.compute_output_shape(shape)
         params = sum(math.prod(s) for s in weights.values())
         total += params
@@ -78,6 +92,21 @@ def walk(input_shape, layers):
                       for axis, report in zip(("rows", "columns"), reports) if not report.fits]
     lines.append(f"total: {total:,} parameters")
     return lines
+
+
+def _notes(layer, input_shape, weights):
+    """What global pooling reduces, and which of BatchNormalization's weights are trained."""
+    if isinstance(layer, (GlobalAveragePooling2D, GlobalMaxPooling2D)) and None not in input_shape[1:3]:
+        h, w = input_shape[1:3]
+        kind = "mean" if isinstance(layer, GlobalAveragePooling2D) else "largest value"
+        return [f"  one window over the whole image: each channel's {kind} of {h}x{w} = {h * w:,} cells"]
+    if isinstance(layer, BatchNormalization):
+        channels = input_shape[-1]
+        trained = [name for name in weights if not name.startswith("moving")]
+        return [f"  {len(weights)} vectors of {channels} ({', '.join(weights)}); "
+                f"{'only ' + ' and '.join(trained) + ' are' if trained else 'none is'} trained, the moving "
+                f"statistics follow the batches"]
+    return []
 
 
 def walk_model(model):

@@ -9,11 +9,12 @@ import inspect
 import itertools
 import threading
 from collections import defaultdict
+from contextlib import contextmanager
 
 import numpy as np
 
-from .. import initializers
-from ..errors import ClearCNNError, check_int, fail, is_sequence, real_array
+from .. import constraints, initializers, regularizers
+from ..errors import ClearCNNError, check_bool, check_int, fail, is_sequence, real_array
 from ..ops import Geometry, get_activation, swap_batch_axis
 from ..ops.shapes import is_int as _is_int
 from ..ops.shapes import size_report
@@ -28,11 +29,28 @@ def unique_name(prefix):
     return prefix if index == 0 else f"{prefix}_{index}"
 
 
-class Weight:
-    """A named parameter array with its gradient: what optimizers update."""
+_whole_batch = threading.local()  # .count: the batch that this thread's forward pass computes a shard of
 
-    def __init__(self, name, value, trainable=True):
+
+@contextmanager
+def shard_of_batch(count):
+    """While the block runs on this thread, forward passes compute one replica's shard of a batch of `count`
+    samples: derivatives of per-batch means (the activity regularizer's) are divided by `count`, so that the
+    replicas' gradients sum to the whole batch's. Each shard's own penalty stays its mean over the shard."""
+    previous, _whole_batch.count = getattr(_whole_batch, "count", None), count
+    try:
+        yield
+    finally:
+        _whole_batch.count = previous
+
+
+class Weight:
+    """A named parameter array with its gradient: what optimizers update. A regularizer adds its penalty to the
+    training loss (and its derivative to `grad`); a constraint projects the value after each optimizer update."""
+
+    def __init__(self, name, value, trainable=True, regularizer=None, constraint=None):
         self.name, self.value, self.trainable = name, value, trainable
+        self.regularizer, self.constraint = regularizer, constraint
         self.grad = None
 
     @property
@@ -60,7 +78,7 @@ class Layer:
             raise ClearCNNError(f"{where}: unknown argument `{key}` (received {key}={unknown[key]!r}); "
                                 f"see help({type(self).__name__}) for the accepted arguments.")
         self.name = check_name(name, where) or unique_name(to_snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
+        self.trainable = check_bool(trainable, where, "trainable")  # "no" would silently count as True
         self.dtype = _check_dtype(dtype, self.where)
         if batch_size is not None:
             check_int(batch_size, self.where, "batch_size", "None or a positive integer such as 32", 1)
@@ -94,10 +112,12 @@ class Layer:
         """{name: shape} of the weights that build(input_shape) creates: arithmetic, nothing is allocated."""
         return {}
 
-    def add_weight(self, name, shape, initializer, trainable=True):
+    def add_weight(self, name, shape, initializer, trainable=True, regularizer=None, constraint=None):
         value = initializers.get(initializer, self.where)(shape, dtype=self.dtype, where=self.where,
                                                           what=f"weight `{name}`")
-        weight = Weight(f"{self.name}/{name}", value, trainable and self.trainable)
+        weight = Weight(f"{self.name}/{name}", value, trainable and self.trainable,
+                        regularizers.get(regularizer, self.where, "regularizer"),
+                        constraints.get(constraint, self.where, "constraint"))
         self._weights.append(weight)
         return weight
 
@@ -121,12 +141,20 @@ class Layer:
         """Fill each weight's `.grad` and return the gradient for the input (None if not wanted)."""
         return dy
 
+    def apply_state_updates(self):
+        """Apply what this thread's last training-mode forward pass observed to the layer's non-trainable state
+        (BatchNormalization's moving statistics). The trainer calls it after the optimizer's step, once the
+        loss is known to be finite; a call with training=True calls it at once. Nothing, for most layers."""
+
     def __call__(self, x, training=False):
         """Forward pass on a public (batch-first, channels-last) array, building the layer first if needed."""
         x = self.check_input(x)
         if not self.built:
             self.build((None, *x.shape[1:]))
-        return swap_batch_axis(self.forward(swap_batch_axis(x.astype(self.dtype, copy=False)), training))
+        y = swap_batch_axis(self.forward(swap_batch_axis(x.astype(self.dtype, copy=False)), training))
+        if training:
+            self.apply_state_updates()
+        return y
 
     def check_input(self, x):
         """Raise ClearCNNError for an array this layer cannot take; return it as an array otherwise."""
@@ -190,6 +218,38 @@ class Layer:
 
     def count_params(self):
         return int(sum(w.value.size for w in self._weights))
+
+    # --- penalties (Keras's layer.losses) ------------------------------------------------------------
+
+    @property
+    def losses(self):
+        """The penalties this layer adds to the training loss: its trainable weights' regularizers, and its
+        activity regularizer on this thread's last output (divided by the batch size), as Keras's layer.losses."""
+        penalties = [w.regularizer(w.value) for w in self.trainable_weights if w.regularizer is not None]
+        activity = getattr(self._per_thread, "activity_penalty", None)
+        return penalties + ([activity] if activity is not None else [])
+
+    def add_regularization_gradients(self):
+        """Add the weight regularizers' derivatives to the gradients backward filled."""
+        for weight in self.trainable_weights:
+            if weight.regularizer is not None and weight.grad is not None:
+                weight.grad = weight.grad + weight.regularizer.gradient(weight.value)
+
+    def regularize_activity(self, y, training=False):
+        """Forward's last step: keep the activity regularizer's penalty on output `y` (internal layout, batch last),
+        divided by the batch size as Keras does, and in training its derivative for backward (taken now: later
+        layers may reuse the output's memory). Returns y."""
+        regularizer = getattr(self, "activity_regularizer", None)
+        if regularizer is not None:
+            whole = getattr(_whole_batch, "count", None) or y.shape[-1]
+            self._per_thread.activity_penalty = regularizer(y) / y.shape[-1]
+            self._per_thread.activity_grad = regularizer.gradient(y) / whole if training else None
+        return y
+
+    def activity_gradient(self, dy):
+        """Backward's first step: dy plus the activity penalty's derivative with respect to the output."""
+        grad = getattr(self._per_thread, "activity_grad", None)
+        return dy if getattr(self, "activity_regularizer", None) is None or grad is None else dy + grad
 
     # --- serialisation ---------------------------------------------------------------------------
 
@@ -342,7 +402,8 @@ class WindowLayer(Layer):
 class KernelMixin:
     """What Conv2D and Dense share: a kernel, an optional bias, then an activation."""
 
-    def init_kernel(self, activation, use_bias, kernel_initializer, bias_initializer, **unsupported):
+    def init_kernel(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer=None,
+                    bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None):
         where = self.where
         self.activation = get_activation(activation, where)
         if not isinstance(use_bias, bool):
@@ -350,10 +411,11 @@ class KernelMixin:
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer, where, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, where, "bias_initializer")
-        for argument, value in unsupported.items():  # regularizers and constraints
-            if value is not None:
-                raise ClearCNNError(f"{where}: argument `{argument}` is not supported yet and must be None; "
-                                    f"received {argument}={value!r}.")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, where, "kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, where, "bias_regularizer")
+        self.activity_regularizer = regularizers.get(activity_regularizer, where, "activity_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, where, "kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, where, "bias_constraint")
         self.kernel = self.bias = None
 
     def weight_shapes(self, input_shape):
@@ -362,9 +424,11 @@ class KernelMixin:
 
     def build_kernel(self, input_shape):
         shapes = self.weight_shapes(input_shape)
-        self.kernel = self.add_weight("kernel", shapes["kernel"], self.kernel_initializer)
+        self.kernel = self.add_weight("kernel", shapes["kernel"], self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", shapes["bias"], self.bias_initializer)
+            self.bias = self.add_weight("bias", shapes["bias"], self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     def set_gradients(self, dkernel, dbias):
         self.kernel.grad = dkernel
@@ -374,4 +438,9 @@ class KernelMixin:
     def kernel_config(self):
         return {"activation": self.activation.get_config(), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}

@@ -57,10 +57,11 @@ class Conv2D(KernelMixin, WindowLayer):
         bias = self.bias.value if self.use_bias else None
         y, cache = ops.conv2d_forward(x, self.kernel.value, bias, geometry, self.activation, self.workspace)
         self._cache = (geometry, cache)
-        return y
+        return self.regularize_activity(y, training)
 
     def backward(self, dy, input_grad=True):
         geometry, cache = self._cache
+        dy = self.activity_gradient(dy)
         dx, dkernel, dbias = ops.conv2d_backward(dy, self.kernel.value, cache, geometry, self.activation, input_grad,
                                                  self.workspace)
         self.set_gradients(dkernel, dbias)

@@ -95,9 +95,10 @@ class Dense(KernelMixin, Layer):
     def forward(self, x, training=False):
         bias = self.bias.value if self.use_bias else None
         y, self._cache = ops.dense_forward(x, self.kernel.value, bias, self.activation)
-        return y
+        return self.regularize_activity(y, training)
 
     def backward(self, dy, input_grad=True):
+        dy = self.activity_gradient(dy)
         dx, dkernel, dbias = ops.dense_backward(dy, self.kernel.value, self._cache, self.activation, input_grad)
         self.set_gradients(dkernel, dbias)
         return dx

@@ -1,10 +1,11 @@
-"""Max and average pooling: one base class, the subclasses only pick the reduction.
+"""Max and average pooling: one base class, the subclasses only pick the reduction; and their global forms,
+one window over the whole image.
 
 Keras's default strides equal the pool size.
 """
 from .. import ops
-from ..errors import ClearCNNError
-from .base import WindowLayer, check_data_format, normalize_padding, normalize_tuple
+from ..errors import ClearCNNError, check_bool
+from .base import Layer, WindowLayer, check_data_format, normalize_padding, normalize_tuple
 
 
 class BasePooling2D(WindowLayer):
@@ -59,3 +60,64 @@ class AveragePooling2D(BasePooling2D):
 
 
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
+
+
+class BaseGlobalPooling2D(Layer):
+    """One window over the whole image: (batch, H, W, C) -> (batch, C), or (batch, 1, 1, C) with keepdims.
+
+    Any height and width work (the channel count is fixed once built). Subclasses pick the reduction.
+    """
+    input_ndim = 4
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format, self.where)
+        self.keepdims = check_bool(keepdims, self.where, "keepdims")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ClearCNNError(self.rank_message(input_shape))
+        batch, _, _, channels = input_shape
+        return (batch, 1, 1, channels) if self.keepdims else (batch, channels)
+
+    def check_shape_compatible(self, shape):
+        """Height and width may change between calls; the channel count may not."""
+        if shape[-1] != self.input_shape[-1]:
+            raise ClearCNNError(f"{self.where}: input must have {self.input_shape[-1]} channels (last axis) as "
+                                f"built; received an array of shape {tuple(shape)}.")
+
+    def forward(self, x, training=False):
+        y = self.reduce(x)  # (C, N)
+        return y.reshape(y.shape[0], 1, 1, y.shape[1]) if self.keepdims else y
+
+    def backward(self, dy, input_grad=True):
+        return self.reduce_backward(dy.reshape(dy.shape[0], dy.shape[-1])) if input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(BaseGlobalPooling2D):
+    """Each channel's mean over the image's H * W cells."""
+
+    def reduce(self, x):
+        self._cache = x.shape
+        return ops.global_avg_pool2d_forward(x)
+
+    def reduce_backward(self, dy):
+        return ops.global_avg_pool2d_backward(dy, self._cache)
+
+
+class GlobalMaxPooling2D(BaseGlobalPooling2D):
+    """Each channel's largest value over the image; its gradient goes to that cell (the first, on ties)."""
+
+    def reduce(self, x):
+        y, winner = ops.global_max_pool2d_forward(x)
+        self._cache = (winner, x.shape)
+        return y
+
+    def reduce_backward(self, dy):
+        return ops.global_max_pool2d_backward(dy, *self._cache)
+
+
+GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D

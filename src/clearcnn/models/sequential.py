@@ -4,6 +4,7 @@ Training (compile, fit, evaluate, predict) lives in training.py, the summary tab
 the files in clearcnn/saving/.
 """
 import math
+import os
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from ..errors import ClearCNNError, check_int, fail, is_sequence, real_array
 from ..layers import InputLayer, Layer
 from ..layers.base import check_name, check_shape, unique_name, weight_list
 from ..ops import swap_batch_axis
+from ..saving import api as saving
 from .summary import summary_lines
 from .training import Trainer
 
@@ -153,15 +155,21 @@ class Sequential(Trainer):
         expected = self.input_shape
         fits = x.ndim == len(expected) and all(e is None or e == d for e, d in zip(expected[1:], x.shape[1:]))
         if not fits:
+            shown = ", ".join("None" if d is None else str(d) for d in expected[1:])
             hint = ""
-            one_sample = x.ndim == len(expected) - 1 and all(e is None or e == d for e, d in zip(expected[1:], x.shape))
+            matches = lambda dims: all(e is None or e == d for e, d in zip(expected[1:], dims))  # noqa: E731
+            one_sample = x.ndim == len(expected) - 1 and matches(x.shape)
             if one_sample:  # e.g. (28, 28, 1) for (None, 28, 28, 1): the batch axis is missing, not the channel
-                hint = f" For a single sample use {argument}[None]."
+                hint = (f" This is one sample without the batch axis: predict on {argument}[None] (or "
+                        f"np.expand_dims({argument}, 0)), a batch of one of shape {(1, *x.shape)}.")
+            elif x.ndim == len(expected) - 2 and expected[-1] == 1 and matches((*x.shape, 1)):
+                hint = (f" This is one single-channel image without the batch and channel axes: use "
+                        f"{argument}[None, ..., None], of shape {(1, *x.shape, 1)}.")
             elif x.ndim == len(expected) - 1 and expected[-1] == 1:
                 hint = f" Add the channel axis with {argument}[..., None]."
             elif x.ndim == len(expected) - 1:
-                hint = f" For a single sample use {argument}[None]."
-            shown = ", ".join("None" if d is None else str(d) for d in expected[1:])
+                hint = (f" A single sample needs the batch axis too, {argument}[None], and the shape "
+                        f"({shown}) (resize it first).")
             raise ClearCNNError(f"{self.where}: input `{argument}` must have shape (batch, {shown}); "
                                 f"received an array of shape {x.shape}.{hint}")
         return x.astype(self.dtype, copy=False)
@@ -195,7 +203,13 @@ class Sequential(Trainer):
             yield layer, swap_batch_axis(h)
 
     def __call__(self, x, training=False):
-        return self.call(self.check_input(x), training)
+        """Outputs for `x`; with training=True, the layers in training mode, and their state updated (as Keras:
+        BatchNormalization's moving statistics)."""
+        y = self.call(self.check_input(x), training)
+        if training:
+            for layer in self._layers:
+                layer.apply_state_updates()
+        return y
 
     # --- weights ---------------------------------------------------------------------------------
 
@@ -257,7 +271,7 @@ class Sequential(Trainer):
             layer_class = registry.lookup(entry["class_name"], kind="layer")
             if layer_class is None:
                 raise ClearCNNError(f"Sequential.from_config: unknown layer class {entry['class_name']!r}; "
-                                    f"supported: {', '.join(SUPPORTED_LAYERS)}.")
+                                    f"supported: {', '.join(registry.registered('layer'))}.")
             layers.append(layer_class.from_config(dict(entry["config"])))
         cls.check_weight_bytes(layers, max_weight_bytes)
         for layer in layers:
@@ -283,9 +297,17 @@ class Sequential(Trainer):
             raise ClearCNNError(f"Sequential.from_config: the architecture's weights would take {total:,} bytes, and "
                                 f"the file holds at most {max_weight_bytes:,}; the file is damaged or hostile.")
 
+    def export(self, filepath, format=None, opset=17, verbose=None):
+        """Write the inference graph for another runtime, as Keras's model.export: ONNX, chosen by a name ending in
+        .onnx or format="onnx", at ONNX opset `opset` (13 or newer). The file takes and gives what predict does
+        (float32, batch axis dynamic); needs the onnx package: pip install "clearcnn[onnx]".
+
+        >>> model.export("model.onnx")  # doctest: +SKIP
+        """
+        saving.export_model(self, filepath, format, opset)
+        if verbose:
+            print(f"Saved the ONNX model to {os.fspath(filepath)}")
+
     def __repr__(self):
         return f"<Sequential name={self.name!r}, {len(self._layers)} layers, built={self.built}>"
 
-
-SUPPORTED_LAYERS = ("InputLayer", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense", "Activation",
-                    "Dropout", "Rescaling")

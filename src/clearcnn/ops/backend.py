@@ -18,7 +18,11 @@ BACKENDS = {"reference": "clearcnn.ops.reference", "fast": "clearcnn.ops.fast"}
 KERNELS = ("conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
            "avg_pool2d_backward", "dense_forward", "dense_backward", "dense_kernel_storage", "flatten_forward",
            "flatten_backward", "dropout_forward", "dropout_backward", "sgd_step", "adam_step", "rmsprop_step",
-           "batch_scope", "new_workspace")
+           "batch_scope", "new_workspace", "batch_norm_forward", "batch_norm_backward", "moving_average",
+           "global_avg_pool2d_forward", "global_avg_pool2d_backward", "global_max_pool2d_forward",
+           "global_max_pool2d_backward", "affine_forward", "affine_backward", "resize_forward", "resize_backward",
+           "flip_forward", "crop_forward", "crop_backward", "contrast_forward", "contrast_backward",
+           "brightness_forward", "brightness_backward")
 _current = None
 _warned = False  # about a fast backend without Numba
 
@@ -44,6 +48,15 @@ def set_backend(name):
 def get_backend():
     """The name of the backend computing the ops."""
     return _current
+
+
+def set_num_threads(count):
+    """Compute on `count` threads from now on (BLAS, and the fast backend's pool), for a process that shares
+    its machine with others, such as one rank of several."""
+    from .fast import parallel
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ClearCNNError(f"set_num_threads: argument `count` must be a positive integer; received count={count!r}.")
+    parallel.set_workers(count)
 
 
 def default_backend():

@@ -5,6 +5,8 @@
     .weights.h5       refused          read as a legacy .h5   Keras 3 weights  Keras 3 or legacy weights
     .h5               refused          legacy Keras model     refused          Keras 3 or legacy weights
     anything else     clearcnn's own   clearcnn's own         an .npz          an .npz, or a model file's weights
+
+export_model writes a model for other runtimes: ONNX for a name ending in .onnx or format="onnx".
 """
 import os
 
@@ -50,13 +52,14 @@ def save_model(model, filepath):
 
 
 def load_model(filepath, compile=True):
-    """Rebuild a saved model: same predictions, and for clearcnn's own files training continues where it stopped."""
+    """Rebuild a saved model: same predictions, and (for clearcnn's files and Keras 3 .keras files) compiled as it was
+    saved, so that training continues where it stopped; compile=False skips the compile settings."""
     kind = file_format(filepath)
     if kind == NATIVE:
         return native.load_model(filepath, compile)
     if not os.path.isfile(filepath):
         raise ClearCNNError(f"load_model: no such file; received filepath={os.fspath(filepath)!r}.")
-    return keras.load_model(filepath) if kind == KERAS else keras.load_legacy_model(filepath)
+    return keras.load_model(filepath, compile) if kind == KERAS else keras.load_legacy_model(filepath)
 
 
 def save_weights(model, filepath):
@@ -64,6 +67,30 @@ def save_weights(model, filepath):
     write = _writer(filepath, WEIGHTS_WRITERS,
                     "save_weights: Keras weights files must end in .weights.h5")
     return write(model, filepath)
+
+
+EXPORT_FORMATS = ("onnx",)
+
+
+def export_model(model, filepath, format=None, opset=None):
+    """Write the model's inference graph for another runtime: ONNX (the only format), chosen by format="onnx" or a
+    name ending in .onnx. `opset`: the ONNX opset version (default 17). The onnx package is imported only now."""
+    try:
+        name = os.fspath(filepath)
+    except TypeError:
+        raise ClearCNNError(f"export: argument `filepath` must be a file name such as \"model.onnx\"; received "
+                            f"filepath={filepath!r}.") from None
+    if format is None:
+        if not name.lower().endswith(".onnx"):
+            raise ClearCNNError(f"export: give a file name ending in .onnx, or format=\"onnx\"; received "
+                                f"filepath={name!r}.")
+        format = "onnx"
+    if format not in EXPORT_FORMATS:
+        raise ClearCNNError(f"export: argument `format` must be \"onnx\" or None (chosen by the file's name); "
+                            f"received format={format!r}.")
+    from . import onnx
+
+    return onnx.export_onnx(model, filepath, onnx.DEFAULT_OPSET if opset is None else opset)
 
 
 def load_weights(model, filepath):

@@ -18,12 +18,10 @@ import mmap
 import os
 import zipfile
 
-import numpy as np
-
-from .. import initializers, registry
+from .. import constraints, initializers, registry, regularizers
 from ..errors import ClearCNNError
 from ..utils import to_snake_case
-from . import h5_names
+from . import h5_names, keras_compile
 from .files import DAMAGE, check_declared, parse_json, read_json, read_member, safe_archive, unpacked_bound, write_atomically
 
 # Registered layer names that Keras files may not use: Keras's `Input` is a function, never a class name in a
@@ -63,6 +61,13 @@ def _plain(value, where, option):
             if initializers.lookup(value.get("class_name")) is None:
                 raise ClearCNNError(f"{where}: option `{option}` names an initializer clearcnn does not have: "
                                     f"{value.get('class_name')!r}; clearcnn has {', '.join(initializers.INITIALIZERS)}.")
+            return {"class_name": value["class_name"], "config": value.get("config") or {}}
+        kinds = {"regularizer": regularizers, "constraint": constraints}
+        kind = next((k for k in kinds if option.endswith(k)), None)
+        if kind is not None:
+            if kinds[kind].lookup(value.get("class_name")) is None:
+                raise ClearCNNError(f"{where}: option `{option}` names a {kind} clearcnn does not have: "
+                                    f"{value.get('class_name')!r}.")
             return {"class_name": value["class_name"], "config": value.get("config") or {}}
         if option == "activation" and isinstance(value.get("config"), str):
             return value["config"]
@@ -139,16 +144,18 @@ MANGLED = (AttributeError, IndexError, *DAMAGE)  # and a value of the wrong type
 HARMLESS_FILTERS = (2, 3)  # h5z.FILTER_SHUFFLE and FILTER_FLETCHER32: they reorder and checksum, never expand
 
 
-def _read_archive_weights(model, archive, where):
+def _read_archive_weights(model, archive, where, optimizer=False):
     """The archive's model.weights.h5 into the model, read no further than the model can need: its weights and
-    the optimizer's slots (Keras keeps both there), up to float64, and HDF5's own records."""
+    the optimizer's slots (Keras keeps both there; with `optimizer`, they are restored too), up to float64, and
+    HDF5's own records."""
     limit = 8 * sum(w.value.nbytes for w in model.weights) + 2**20 + 2**16 * len(model.weights)
     weights = read_member(archive, "model.weights.h5", limit, where)
-    _read_weights_h5(model, io.BytesIO(weights), f"{archive.filename}:model.weights.h5")
+    _read_weights_h5(model, io.BytesIO(weights), f"{archive.filename}:model.weights.h5", optimizer=optimizer)
 
 
-def load_model(path):
-    """A clearcnn Sequential from a Keras 3 `.keras` file."""
+def load_model(path, compile=True):
+    """A clearcnn Sequential from a Keras 3 `.keras` file; with `compile`, compiled as the file's compile_config
+    says, its optimizer's state restored (see keras_compile.py)."""
     with safe_archive(path, "load_model") as archive:
         config = read_json(archive, "config.json", "load_model")
         try:
@@ -157,7 +164,9 @@ def load_model(path):
             raise
         except MANGLED as error:
             raise ClearCNNError(f"load_model: {archive.filename!r}: config.json is invalid ({error!r}).") from None
-        _read_archive_weights(model, archive, "load_model")
+        compiled = compile and keras_compile.compile_from_config(model, config.get("compile_config"),
+                                                                 repr(archive.filename))
+        _read_archive_weights(model, archive, "load_model", optimizer=compiled)
     return model
 
 
@@ -203,7 +212,7 @@ def _damaged(label, error):
     return ClearCNNError(f"Keras file: {label!r} is damaged, or not a Keras model or weights file ({error!r}).")
 
 
-def _read_weights_h5(model, source, label, legacy_allowed=False):
+def _read_weights_h5(model, source, label, legacy_allowed=False, optimizer=False):
     """Every array checked (see _array) before one set_weights call assigns them all. The legacy layout is read
     from legacy `.h5` files only, as Keras 3 does; its names are read apart (see h5_names)."""
     with _open_h5(source, label) as file:
@@ -212,11 +221,15 @@ def _read_weights_h5(model, source, label, legacy_allowed=False):
                 arrays = _legacy_arrays(file, model, label, _legacy_names(source, label, with_config=False))
             else:
                 arrays = _keras3_arrays(file, model, label)
+            state = keras_compile.read_optimizer_state(
+                model, lambda name, shape, probe=False: _inside(file, name, label) if probe else
+                _array(file, name, shape, label), label) if optimizer else None
         except ClearCNNError:
             raise
         except MANGLED as error:  # a missing or mangled group, dataset or attribute
             raise _damaged(label, error) from None
     model.set_weights(arrays)
+    keras_compile.restore_optimizer_state(model, state)
 
 
 def _inside(group, path, label):
@@ -362,6 +375,9 @@ def _keras_value(option, value):
         initializer = initializers.get(value, "save", option)
         return {"module": "keras.initializers", "class_name": type(initializer).__name__,
                 "config": initializer.get_config(), "registered_name": None}
+    for kind in ("regularizer", "constraint"):
+        if option.endswith(kind) and isinstance(value, dict):
+            return {"module": f"keras.{kind}s", **value, "registered_name": None}
     if isinstance(value, tuple):
         return [_keras_value(option, v) for v in value]
     return value
@@ -384,10 +400,10 @@ def keras_config(model):
     return {"module": "keras", "class_name": "Sequential", "registered_name": None,
             "config": {"name": model.name, "trainable": True, "dtype": _keras_value("dtype", model.dtype),
                        "layers": entries},
-            "build_config": {"input_shape": input_shape}}
+            "build_config": {"input_shape": input_shape}, "compile_config": keras_compile.compile_config(model)}
 
 
-def _weights_h5_bytes(model):
+def _weights_h5_bytes(model, optimizer=False):
     h5py = _h5py("save")
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as file:
@@ -397,13 +413,15 @@ def _weights_h5_bytes(model):
             for index, weight in enumerate(layer.weights):
                 group.create_dataset(str(index), data=weight.value)
         file.create_group("vars").attrs["name"] = model.name
+        if optimizer:
+            keras_compile.write_optimizer_vars(model, file)
     return buffer.getvalue()
 
 
 def save_model(model, path):
     """A `.keras` file that keras.saving.load_model opens and that predicts the same values."""
     config = json.dumps(keras_config(model))
-    weights = _weights_h5_bytes(model)
+    weights = _weights_h5_bytes(model, optimizer=True)
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
 

@@ -31,11 +31,19 @@ def _npy_bytes(array):
     return buffer.getvalue()
 
 
+def _compile_settings(model):
+    """compile()'s settings with the optimizer as it stands now: a callback may have changed its learning rate."""
+    if not model.loss:
+        return None
+    optimizer = {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()}
+    return {**getattr(model, "_compile_config", {}), "optimizer": optimizer}
+
+
 def save_model(model, filepath):
     model._require_built("save")
     iterations, slots = model.optimizer.get_state() if model.optimizer else (0, [])
     meta = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
-            "compile": getattr(model, "_compile_config", None) if model.loss else None,
+            "compile": _compile_settings(model),
             "weights": len(model.weights), "optimizer": {"iterations": iterations, "slots": len(slots)},
             "rng": None if model.rng is None else model.rng.bit_generator.state, "metadata": model.metadata}
 

@@ -16,18 +16,19 @@ _kernels = None
 
 
 def kernels(length=None):
-    """The kernel families (.winograd, .pool, .optimizers), or None when Numba is missing or failed to load,
-    or when `length`, the axis the kernels would vectorise over (images, or channels), is under MIN_BATCH."""
+    """The kernel families (.bands, .winograd, .pool, .optimizers, .normalization), or None when Numba is
+    missing or failed to load, or when `length`, the axis the kernels would vectorise over (images, or channels),
+    is under MIN_BATCH."""
     global enabled, _kernels
     if not enabled or (length is not None and length < MIN_BATCH):
         return None
     if _kernels is None:
         try:
-            from .jit import optimizers, pool, winograd
+            from .jit import bands, normalization, optimizers, pool, winograd
         except Exception as error:  # e.g. a Numba that does not match this NumPy: carry on in NumPy, and say so
             enabled = False
             warnings.warn(f"clearcnn: the compiled kernels could not be loaded ({type(error).__name__}: {error}); "
                           f"running the NumPy kernels instead.", RuntimeWarning, stacklevel=2)
             return None
-        _kernels = SimpleNamespace(winograd=winograd, pool=pool, optimizers=optimizers)
+        _kernels = SimpleNamespace(bands=bands, winograd=winograd, pool=pool, optimizers=optimizers, normalization=normalization)
     return _kernels

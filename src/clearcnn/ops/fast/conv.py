@@ -1,28 +1,36 @@
 """2-D convolution, fast: the algorithm chosen per call, buffers kept in the layer's workspace, the work split
 over the engine's threads, and bias and ReLU applied in the same pass as the product.
 
-Three algorithms, the same numbers (reference/conv.py states them):
+Four algorithms, the same numbers (reference/conv.py states them):
 - "winograd": 3x3 stride-1 kernels by Winograd's F(4x4, 3x3), vectorised over the batch (winograd.py);
 - "winograd_nhwc": the same with channels innermost, for one image or a few;
+- "banded": other stride-1 kernels whose columns would not fit in the cache: im2col a band of rows at a time
+  (banded.py);
 - "im2col": every other shape, as the reference does it.
 """
 import numpy as np
 
-from . import compiled, winograd
+from . import banded, compiled, winograd
 from .parallel import matmul, run_over_channels
 from .workspace import NoWorkspace, scratch
 
 CACHE_BLOCK_BYTES = 512 * 1024  # about half of a core's L2 cache
+BANDED_FROM_BYTES = 1 << 20  # whole-image columns larger than a core's L2 cache
 
 
 def choose_algorithm(kernel_shape, geometry, batch):
     """"winograd" where it applies and its compiled transforms have a batch long enough to vectorise over,
-    else "winograd_nhwc" where the input or output channels are long enough instead, else "im2col"."""
+    else "winograd_nhwc" where the input or output channels are long enough instead; "banded" for other
+    stride-1 kernels (but 1x1) whose columns would outgrow the cache; else "im2col"."""
     if winograd.winograd_applies(kernel_shape, geometry):
         if compiled.kernels(batch):
             return "winograd"
         if compiled.kernels(max(kernel_shape[2:])):
             return "winograd_nhwc"
+    kh, kw, c, _ = kernel_shape
+    columns_bytes = 4 * kh * kw * c * geometry.out_hw[0] * geometry.out_hw[1] * batch
+    if banded.applies(geometry) and kh * kw > 1 and columns_bytes > BANDED_FROM_BYTES:
+        return "banded"
     return "im2col"
 
 
@@ -77,7 +85,7 @@ def scatter(geometry, windows):
     return np.ascontiguousarray(geometry.unpad(dxp))
 
 
-ALGORITHMS = {"im2col": (im2col_forward, im2col_backward),
+ALGORITHMS = {"im2col": (im2col_forward, im2col_backward), "banded": (banded.banded_forward, banded.banded_backward),
               "winograd": (winograd.conv2d_winograd_forward, winograd.conv2d_winograd_backward),
               "winograd_nhwc": (winograd.conv2d_winograd_nhwc_forward, winograd.conv2d_winograd_nhwc_backward)}
 

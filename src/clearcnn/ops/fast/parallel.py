@@ -24,7 +24,7 @@ except ImportError:  # an optional extra
     ThreadpoolController = None
 
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-AVAILABLE = ThreadpoolController is not None and WORKERS > 1
+
 
 # Handing a part to another thread costs some tens of microseconds, so parts are kept at a few hundred
 # microseconds of work at least: one image's layers stay on one thread.
@@ -56,7 +56,7 @@ def engine_threads(batch=MIN_BATCH):
     """Run the engine on its own pool, BLAS on one thread, for the duration of the block, for batches of at
     least MIN_BATCH; smaller ones run as plain NumPy does. Nested blocks join the outer one."""
     global _pool, _blas_libraries, _blas_counts, _threads_inside
-    if batch < MIN_BATCH or not (AVAILABLE and compiled.enabled) or getattr(_state, "active", False):
+    if batch < MIN_BATCH or not (available() and compiled.enabled) or getattr(_state, "active", False):
         yield
         return
     with _lock:  # BLAS's thread count is one setting for the process, shared by every calling thread
@@ -76,6 +76,25 @@ def engine_threads(batch=MIN_BATCH):
             _threads_inside -= 1
             if _threads_inside == 0:
                 _set_blas_threads(_blas_counts)
+
+
+def available():
+    return ThreadpoolController is not None and WORKERS > 1
+
+
+def set_workers(count):
+    """Run on `count` threads from now on, the engine's pool and BLAS alike: for a process that shares its
+    machine with others (one rank of several)."""
+    global WORKERS, _pool, _blas_libraries, _blas_counts
+    with _lock:
+        if _threads_inside:
+            raise RuntimeError("set_workers: the engine's threads are busy")
+        if _pool is not None:
+            _pool.shutdown()
+        _pool, WORKERS = None, count
+        if ThreadpoolController is not None:
+            _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+            _set_blas_threads([count] * len(_blas_libraries))
 
 
 def _set_blas_threads(counts):

@@ -1,6 +1,4 @@
-"""Reproducibility (one random generator behind initialisation, shuffling and dropout), and names."""
-import re
-
+"""Reproducibility: one random generator behind initialisation, shuffling and dropout."""
 import numpy as np
 
 _generator = np.random.default_rng()
@@ -15,10 +13,3 @@ def set_random_seed(seed):
 def random_generator(seed=None):
     """The shared generator, or a private one when an explicit seed is given."""
     return _generator if seed is None else np.random.default_rng(seed)
-
-
-def to_snake_case(name):
-    """Keras's rule, used for layer names and the keys of Keras weight files: "MaxPooling2D" -> "max_pooling2d"."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()

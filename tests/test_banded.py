@@ -1,0 +1,63 @@
+"""The fast backend's banded im2col (stride-1 kernels that Winograd does not take) against the reference
+im2col: forward, ReLU fused, and every gradient, with bands of one row and of many, split over the pool or
+not, with the compiled band copies and with NumPy's."""
+import numpy as np
+import pytest
+
+from clearcnn.ops import Geometry, get_activation
+from clearcnn.ops.fast import banded, conv, parallel
+from clearcnn.ops.fast import compiled as compiled_kernels
+from clearcnn.ops.fast.workspace import NoWorkspace, Workspace
+from clearcnn.ops.reference import conv as reference
+
+CASES = [  # (height, width), kernel, dilation, padding, channels in, channels out, batch
+    ((9, 8), (5, 5), 1, "valid", 3, 4, 6),
+    ((7, 10), (5, 3), 1, "same", 2, 5, 1),
+    ((11, 9), (2, 2), 2, "same", 4, 3, 9),
+    ((6, 6), (3, 1), 1, ((2, 1), (0, 3)), 1, 2, 3),
+    ((8, 8), (7, 7), 1, "same", 2, 2, 2),
+]
+
+
+@pytest.fixture(params=[False, True] if compiled_kernels.AVAILABLE else [False], ids=["numpy", "compiled"])
+def compiled(request, monkeypatch):
+    monkeypatch.setattr(compiled_kernels, "enabled", request.param)
+
+
+@pytest.mark.parametrize("band_bytes", [1, 10**9], ids=["one-row-bands", "one-band"])
+@pytest.mark.parametrize("threads", [False, True], ids=["serial", "pool"])
+@pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case[0]}-k{case[1]}-d{case[2]}-{case[3]}")
+def test_banded_gives_the_reference_numbers(case, relu, threads, band_bytes, compiled, monkeypatch):
+    hw, kernel_hw, dilation, padding, c, f, n = case
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((c, *hw, n))
+    kernel, bias = rng.standard_normal((*kernel_hw, c, f)), rng.standard_normal(f)
+    geometry = Geometry.of(hw, kernel_hw, dilation=(dilation, dilation), padding=padding)
+    activation = get_activation("relu" if relu else "linear")
+    y_ref, cache_ref = reference.conv2d_forward(x, kernel, bias, geometry, activation)
+    dy = rng.standard_normal(y_ref.shape)
+    dx_ref, dk_ref, db_ref = reference.conv2d_backward(dy, kernel, cache_ref, geometry, activation, True)
+    monkeypatch.setattr(banded, "BAND_BYTES", band_bytes)
+    monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)  # split even these small images over the pool
+    workspace = Workspace()
+    with parallel.engine_threads(64 if threads else 1):
+        for _ in range(2):  # the second call reuses the workspace's buffers
+            y, cache = banded.banded_forward(x, kernel, bias, geometry, workspace, relu)
+            dx, dk, db = banded.banded_backward(dy, kernel, cache, geometry, True, workspace)
+            for ours, expected in ((y, y_ref), (dx, dx_ref), (dk, dk_ref), (db, db_ref)):
+                np.testing.assert_allclose(ours, expected, atol=1e-10)
+    _, dk_only, _ = banded.banded_backward(dy, kernel, cache, geometry, False, NoWorkspace)
+    np.testing.assert_allclose(dk_only, dk_ref, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernel_shape, strides, dilation, batch, chosen", [
+    ((5, 5, 6, 16), 1, 1, 64, "banded"),  # SEED-CNN's second convolution: columns of many MB
+    ((5, 5, 6, 16), 1, 1, 1, "im2col"),  # one image's columns fit in the cache
+    ((5, 5, 6, 16), 2, 1, 64, "im2col"),  # strided: not banded
+    ((1, 1, 64, 64), 1, 1, 64, "im2col"),  # 1x1: its columns are the input itself
+    ((3, 3, 32, 8), 1, 2, 64, "banded"),  # dilated 3x3: not Winograd
+])
+def test_banded_is_chosen_where_the_columns_outgrow_the_cache(kernel_shape, strides, dilation, batch, chosen):
+    geometry = Geometry.of((28, 28), kernel_shape[:2], (strides, strides), (dilation, dilation))
+    assert conv.choose_algorithm(kernel_shape, geometry, batch) == chosen
