@@ -1,7 +1,7 @@
 """Where a clearcnn training step spends its time: each layer's forward and backward pass, the optimizer's step,
 and the rest (Python around them), medians over repeated steps of one of bench.py's workloads.
 
-    python bench/profile.py seed --batch 64 [--optimizer adam] [--steps 30]
+    python bench/layer_times.py seed --batch 64 [--optimizer adam] [--steps 30]
 """
 import argparse
 import statistics
