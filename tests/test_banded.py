@@ -56,7 +56,8 @@ def test_banded_gives_the_reference_numbers(case, relu, threads, band_bytes, com
     ((5, 5, 6, 16), 1, 1, 1, "im2col"),  # one image's columns fit in the cache
     ((5, 5, 6, 16), 2, 1, 64, "im2col"),  # strided: not banded
     ((1, 1, 64, 64), 1, 1, 64, "im2col"),  # 1x1: its columns are the input itself
-    ((3, 3, 32, 8), 1, 2, 64, "banded"),  # dilated 3x3: not Winograd
+    ((3, 3, 32, 8), 1, 2, 64, "banded"),  # dilated 3x3, not Winograd: columns of 20 MB
+    ((5, 5, 1, 32), 1, 1, 32, "im2col"),  # the default preset's first layer: 1.8 MB of columns, one product
 ])
 def test_banded_is_chosen_where_the_columns_outgrow_the_cache(kernel_shape, strides, dilation, batch, chosen):
     geometry = Geometry.of((28, 28), kernel_shape[:2], (strides, strides), (dilation, dilation))

@@ -15,7 +15,7 @@ from .parallel import matmul, run_over_channels
 from .workspace import NoWorkspace, scratch
 
 CACHE_BLOCK_BYTES = 512 * 1024  # about half of a core's L2 cache
-BANDED_FROM_BYTES = 1 << 20  # whole-image columns larger than a core's L2 cache
+BANDED_FROM_BYTES = 8 << 20  # whole-image columns many times a core's L2 cache: below, one big product wins
 
 
 def choose_algorithm(kernel_shape, geometry, batch):
