@@ -128,11 +128,10 @@ class MPIReplicas(Replicas):
         iterations, slots = optimizer.get_state() if optimizer is not None else (0, [])
         shared = self._broadcast_json({"iterations": iterations, "slots": [list(s.shape) for s in slots],
                                        "random": _generator_states(model)})
-        if [list(s.shape) for s in slots] != shared["slots"]:  # a rank that has not stepped yet builds its slots
-            optimizer.set_state(model.trainable_weights, shared["iterations"],
-                                [np.zeros(shape, np.float32) for shape in shared["slots"]])
-            slots = optimizer.get_state()[1]
-        elif optimizer is not None:
+        if optimizer is not None:
+            if [list(s.shape) for s in slots] != shared["slots"]:  # a rank that has not stepped yet builds its slots
+                optimizer.set_state(model.trainable_weights, 0, [np.zeros(shape, np.float32) for shape in shared["slots"]])
+                slots = optimizer.get_state()[1]
             optimizer.iterations = shared["iterations"]
         self._broadcast_arrays([w.value for w in model.weights] + list(slots))
         for generator, state in zip(_generators(model), shared["random"]):
@@ -174,7 +173,7 @@ class ShardedGenerator:
                                 f"the batch ({self.part.stop - self.part.start} samples on this rank).")
         return getattr(self.generator, method)(*args, size=(*size[:-1], self.count), **kwargs)[..., self.part]
 
-    def random(self, size=None, dtype=np.float64, out=None):
+    def random(self, size=None, dtype=np.float64):
         return self._draw("random", size, dtype=dtype)
 
     def uniform(self, low=0.0, high=1.0, size=None):

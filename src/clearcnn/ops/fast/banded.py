@@ -1,12 +1,10 @@
-"""im2col in bands of output rows, for stride-1 kernels that Winograd does not take (5x5, 7x7, 1x1, dilated).
+"""im2col in bands of output rows, for stride-1 kernels that Winograd does not take (5x5, 7x7, dilated).
 
 Whole-image im2col writes kh*kw copies of the input to memory and reads them back: for a 5x5 kernel on a
 small number of channels that traffic, not the products, is the cost. Here each band of output rows gets
 its columns built, multiplied and dropped while they are still in the cache, one band after another on each
-of the engine's threads. Nothing but the (padded) input is kept for the backward pass, which builds the
-columns of each band again for the kernel's gradient.
-
-The backward pass goes band by band too (see banded_backward).
+of the engine's threads. Nothing but the (padded) input is kept for the backward pass, which goes band by band
+too and builds each band's columns again.
 """
 import threading
 
@@ -46,42 +44,32 @@ def _scatter_add(cols, y0, first, dh, dw, dx_rows):
             dx_rows[:, y0 - first + i * dh: y0 - first + rows + i * dh, j * dw: j * dw + ow] += cols[i, j]
 
 
-def _correlate(xp, kernel_rows, kernel_hw, dilation, out_hw, out, bias=None, relu=False):
-    """out[:, oy, ox] = kernel_rows @ (the window of padded xp at (oy, ox), as (kh, kw, C) rows) + bias, band
-    by band; kernel_rows is (F, kh*kw*C)."""
-    (kh, kw), (dh, dw), (oh, ow) = kernel_hw, dilation, out_hw
-    c, n = xp.shape[0], xp.shape[3]
-    f = kernel_rows.shape[0]
-    rows = _band_rows(kh * kw * c, ow, n, xp.itemsize, oh)
-    bands = -(-oh // rows)
+def banded_forward(x, kernel, bias, geometry, workspace, relu=False):
+    """Return z (F, OH, OW, N), through ReLU when `relu`, and what banded_backward needs: the padded input."""
+    kh, kw, c, f = kernel.shape
+    (dh, dw), (oh, ow), n = geometry.dilation, geometry.out_hw, x.shape[3]
+    padded = workspace.get("padded_input", (c, *geometry.padded_hw, n), x.dtype) if geometry.is_padded() else None
+    xp = geometry.pad(x, out=padded)
+    kernel_rows = kernel.reshape(kh * kw * c, f).T
+    y = np.empty((f, oh, ow, n), x.dtype)
+    rows = _band_rows(kh * kw * c, ow, n, x.itemsize, oh)
 
     def compute(start, stop):
         space = scratch()
         for band in range(start, stop):
             y0, y1 = band * rows, min(oh, (band + 1) * rows)
-            cols = space.get("band_cols", (kh, kw, c, y1 - y0, ow, n), xp.dtype)
+            cols = space.get("band_cols", (kh, kw, c, y1 - y0, ow, n), x.dtype)
             _gather(xp, y0, y1, kh, kw, dh, dw, cols)
             product = np.matmul(kernel_rows, cols.reshape(kh * kw * c, -1),
-                                out=space.get("band_out", (f, (y1 - y0) * ow * n), xp.dtype))
+                                out=space.get("band_out", (f, (y1 - y0) * ow * n), x.dtype))
             if bias is not None:
                 product += bias[:, None]
             if relu:
                 np.maximum(product, 0, out=product)
-            out[:, y0:y1] = product.reshape(f, y1 - y0, ow, n)
+            y[:, y0:y1] = product.reshape(f, y1 - y0, ow, n)
 
     flops = 2.0 * f * kh * kw * c * rows * ow * n
-    parallel.run(compute, bands, grain=parallel.MIN_PART_FLOPS / flops)
-    return out
-
-
-def banded_forward(x, kernel, bias, geometry, workspace, relu=False):
-    """Return z (F, OH, OW, N), through ReLU when `relu`, and what banded_backward needs: the padded input."""
-    kh, kw, c, f = kernel.shape
-    padded = workspace.get("padded_input", (c, *geometry.padded_hw, x.shape[3]), x.dtype) \
-        if geometry.is_padded() else None
-    xp = geometry.pad(x, out=padded)
-    y = np.empty((f, *geometry.out_hw, x.shape[3]), x.dtype)
-    _correlate(xp, kernel.reshape(kh * kw * c, f).T, (kh, kw), geometry.dilation, geometry.out_hw, y, bias, relu)
+    parallel.run(compute, -(-oh // rows), grain=parallel.MIN_PART_FLOPS / flops)
     return y, (xp, y if relu else None)
 
 
