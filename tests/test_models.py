@@ -7,7 +7,7 @@ import pytest
 from clearcnn import ClearCNNError
 from clearcnn.callbacks import LambdaCallback
 from clearcnn.datasets import load_mnist10k
-from clearcnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from clearcnn.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 from clearcnn.models import Sequential
 from clearcnn.optimizers import SGD, Adam
 from clearcnn.utils import set_random_seed
@@ -149,6 +149,36 @@ def test_train_on_batch_is_one_sgd_step_on_the_batch_mean():
     assert loss == pytest.approx(expected_loss, rel=1e-12)
     np.testing.assert_allclose(model.layers[0].kernel.value, kernel - 0.1 * x.T @ d_pred, rtol=0, atol=1e-12)
     np.testing.assert_allclose(model.layers[0].bias.value, bias - 0.1 * d_pred.sum(0), rtol=0, atol=1e-12)
+
+
+def test_backward_stops_at_the_first_layer_with_weights():
+    """Layers before the first one with trainable weights have nothing to learn: no gradient goes through them,
+    and that layer skips its input gradient. Every weight still gets the same gradient."""
+    from clearcnn.layers import Rescaling
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 6, 6, 1)), rng.integers(0, 3, 4)
+
+    def weight_gradients(model, x):
+        model.compile(SGD(1e-3), "sparse_categorical_crossentropy")
+        model.train_on_batch(x, y)
+        return [w.grad for layer in model.layers for w in layer.trainable_weights]
+
+    def head():
+        return [Conv2D(2, 3, dtype="float64"), Flatten(), Dense(3, activation="softmax", dtype="float64")]
+
+    set_random_seed(1)
+    plain = Sequential([Input((6, 6, 1)), *head()])
+    set_random_seed(1)
+    rescaled = Sequential([Input((6, 6, 1)), Rescaling(2.0, dtype="float64"), *head()])
+    rescaling, conv = rescaled.layers[0], rescaled.layers[1]
+    calls = []
+    rescaling.backward = lambda dy, input_grad=True: calls.append("rescaling")
+    conv_backward = conv.backward
+    conv.backward = lambda dy, input_grad=True: calls.append(input_grad) or conv_backward(dy, input_grad)
+    got = weight_gradients(rescaled, x / 2)
+    assert calls == [False]
+    for a, b in zip(got, weight_gradients(plain, x), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
 def test_test_and_predict_on_batch_against_numpy():
@@ -372,6 +402,19 @@ def test_fit_argument_mistakes():
         model.fit(x, y, sample_weight=np.ones(9), verbose=0)  # one weight per sample
     with pytest.raises(ClearCNNError, match="summary"):
         Sequential([Dense(2)]).summary()
+
+
+def test_validation_batch_size_sets_the_validation_batches_only():
+    x, y = data()
+    model = small_classifier()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    sizes, call = [], model.call
+    model.call = lambda batch, training=False: sizes.append((len(batch), training)) or call(batch, training)
+    model.fit(x, y, batch_size=4, epochs=1, validation_data=(x, y), validation_batch_size=len(x) - 1, verbose=0)
+    assert {size for size, training in sizes if not training} == {len(x) - 1, 1}
+    assert {size for size, training in sizes if training} <= {4, len(x) % 4}
+    with pytest.raises(ClearCNNError, match="validation_batch_size"):
+        model.fit(x, y, validation_data=(x, y), validation_batch_size=0, verbose=0)
 
 
 # --- the embedded MNIST-10k ---------------------------------------------------------------------

@@ -219,8 +219,12 @@ def test_compiled_transforms_equal_numpy_ones(dtype, relu, cut):
     bias = rng.standard_normal(c).astype(dtype)
     cases = [("input_tiles", (x, 1, 2), [tiles.shape]),
              ("input_tiles_adjoint", (tiles, 1, 2), [x.shape]),
-             ("output_tiles", (tiles, bias, relu), [image.shape]),
-             ("output_tiles_adjoint", (dy, image, relu), [tiles.shape, (c,)])]
+             ("output_tiles", (tiles.reshape(alpha, alpha, c, th * tw, n), bias, relu, 0), [image.shape]),
+             # a block of tiles from the middle of the image: tiles tw - 1 to 2 tw + 1 in row-major order
+             ("output_tiles", (tiles.reshape(alpha, alpha, c, th * tw, n)[:, :, :, :tw + 2].copy(), bias, relu,
+                               tw - 1), [image.shape]),
+             ("output_tiles_adjoint", (dy, image, relu, 0), [(alpha, alpha, c, th * tw, n), (c,)]),
+             ("output_tiles_adjoint", (dy, image, relu, tw - 1), [(alpha, alpha, c, tw + 2, n), (c,)])]
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
     for name, inputs, out_shapes in cases:
         originals = [rng.standard_normal(shape).astype(dtype) for shape in out_shapes]
@@ -229,7 +233,7 @@ def test_compiled_transforms_equal_numpy_ones(dtype, relu, cut):
         getattr(winograd.NumPyTransforms, name)(*inputs, *expected, start, stop)
         for mine, theirs, original in zip(ours, expected, originals):
             np.testing.assert_allclose(mine, theirs, rtol=tolerance, atol=tolerance, err_msg=name)
-            channel_axis = 2 if mine.ndim == 6 else 0
+            channel_axis = 2 if mine.ndim >= 5 else 0
             others = [i for i in range(c) if not start <= i < stop]
             np.testing.assert_array_equal(mine.take(others, channel_axis), original.take(others, channel_axis),
                                           err_msg=f"{name} wrote outside its channels")
@@ -298,25 +302,25 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
 
 
 @pytest.mark.parametrize("kernel_shape, strides, dilation, compiled_choices, numpy_choices", [
-    # (at batch 64, at batch 1) with the compiled kernels, then with NumPy's only
-    ((3, 3, 32, 8), 1, 1, ("winograd", "winograd_nhwc"), ("im2col", "im2col")),
-    ((3, 3, 3, 8), 1, 1, ("winograd", "winograd_nhwc"), ("im2col", "im2col")),  # enough output channels
-    ((3, 3, 32, 4), 1, 1, ("winograd", "winograd_nhwc"), ("im2col", "im2col")),  # enough input channels
-    # one image of 3 channels, 6 out: too few numbers to vectorise
-    ((3, 3, 3, 6), 1, 1, ("winograd", "im2col"), ("im2col", "im2col")),
-    ((3, 3, 32, 8), 2, 1, ("im2col", "im2col"), ("im2col", "im2col")),
-    ((3, 3, 32, 8), 1, 2, ("im2col", "im2col"), ("im2col", "im2col")),  # dilated: columns of 4.7 MB at batch 64
-    ((5, 5, 32, 8), 1, 1, ("banded", "im2col"), ("banded", "im2col")),
-    ((3, 1, 32, 8), 1, 1, ("im2col", "im2col"), ("im2col", "im2col")),
-    ((5, 5, 64, 8), 1, 1, ("banded", "im2col"), ("banded", "im2col")),  # columns of 26 MB at batch 64
+    # (at batch 64, 8 and 1) with the compiled kernels, then with NumPy's only
+    ((3, 3, 32, 8), 1, 1, ("winograd", "winograd_nhwc", "winograd_nhwc"), ("im2col",) * 3),
+    ((3, 3, 3, 8), 1, 1, ("winograd", "winograd_nhwc", "winograd_nhwc"), ("im2col",) * 3),  # enough output channels
+    ((3, 3, 32, 4), 1, 1, ("winograd", "winograd_nhwc", "winograd_nhwc"), ("im2col",) * 3),  # enough input channels
+    # 3 channels, 6 out: too few numbers to vectorise over for one image, just enough for 8
+    ((3, 3, 3, 6), 1, 1, ("winograd", "winograd", "im2col"), ("im2col",) * 3),
+    ((3, 3, 32, 8), 2, 1, ("im2col",) * 3, ("im2col",) * 3),
+    ((3, 3, 32, 8), 1, 2, ("im2col",) * 3, ("im2col",) * 3),  # dilated: columns of 4.7 MB at batch 64
+    ((5, 5, 32, 8), 1, 1, ("banded", "im2col", "im2col"), ("banded", "im2col", "im2col")),
+    ((3, 1, 32, 8), 1, 1, ("im2col",) * 3, ("im2col",) * 3),
+    ((5, 5, 64, 8), 1, 1, ("banded", "im2col", "im2col"), ("banded", "im2col", "im2col")),  # 26 MB at batch 64
 ])
 def test_choose_algorithm(kernel_shape, strides, dilation, compiled_choices, numpy_choices, compiled):
-    """Winograd only with the compiled transforms (NumPy's are slower than im2col); banded im2col where the
-    whole image's columns would be many times the cache (8 MB)."""
+    """Winograd only with the compiled transforms (NumPy's are slower than im2col), vectorised over channels
+    below 16 images where there are enough of them; banded im2col where the whole image's columns would be many
+    times the cache (8 MB)."""
     geometry = Geometry.of((12, 12), kernel_shape[:2], (strides, strides), (dilation, dilation))
     expected = compiled_choices if compiled else numpy_choices
-    assert (conv.choose_algorithm(kernel_shape, geometry, 64), conv.choose_algorithm(kernel_shape, geometry, 1)) \
-        == expected
+    assert tuple(conv.choose_algorithm(kernel_shape, geometry, batch) for batch in (64, 8, 1)) == expected
 
 
 # --- the thread pool ---------------------------------------------------------------------------------

@@ -189,11 +189,14 @@ class Sequential(Trainer):
 
     def backward(self, dy):
         """Backpropagate the loss's gradient with respect to call's output (public layout), filling each
-        weight's `.grad`; the first layer skips its input gradient."""
+        weight's `.grad`. The gradient goes back only as far as the first layer with trainable weights: the
+        layers before it (Rescaling, augmentation) have nothing to learn, and that layer skips its input
+        gradient."""
         dy = swap_batch_axis(dy)
+        first = next((i for i, layer in enumerate(self._layers) if layer.trainable_weights), len(self._layers))
         with ops.batch_scope(dy.shape[-1]):
-            for index in range(len(self._layers) - 1, -1, -1):
-                dy = self._layers[index].backward(dy, input_grad=index > 0)
+            for index in range(len(self._layers) - 1, first - 1, -1):
+                dy = self._layers[index].backward(dy, input_grad=index > first)
 
     def layer_outputs(self, x):
         """(layer, its output) for every layer in order, for batch `x` in inference mode, public layout."""

@@ -162,7 +162,8 @@ class Trainer:
     # --- loops -----------------------------------------------------------------------------------
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0, **unsupported):
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            validation_batch_size=None, **unsupported):
         """Train for `epochs` epochs; returns a History. See keras.Model.fit for the arguments."""
         self._require_compiled("fit")
         _reject_unsupported("fit", unsupported)
@@ -172,6 +173,9 @@ class Trainer:
         validation_split = check_number(validation_split, "fit", "validation_split", "a number in [0, 1), the "
                                         "fraction of samples held out, such as 0.2", lambda v: 0 <= v < 1)
         shuffle = check_bool(shuffle, "fit", "shuffle")
+        if validation_batch_size is not None:
+            validation_batch_size = check_int(validation_batch_size, "fit", "validation_batch_size",
+                                              "a positive integer such as 256, or None for batch_size", 1)
         verbose, callbacks = check_verbose(verbose, "fit"), _callbacks(callbacks)
         class_weight = check_class_weight(class_weight)
         if class_weight is not None and sample_weight is not None:
@@ -182,7 +186,7 @@ class Trainer:
         train = as_batches(self, x, y, batch_size, shuffle, self.rng, sample_weight=sample_weight)
         if validation_data is not None:
             x_val, y_val, weights_val = _unpack(validation_data)
-            validation = as_batches(self, x_val, y_val, batch_size, argument="validation_data",
+            validation = as_batches(self, x_val, y_val, validation_batch_size or batch_size, argument="validation_data",
                                     sample_weight=weights_val)
         else:
             validation = None

@@ -15,18 +15,24 @@ from .parallel import matmul, run_over_channels
 from .workspace import NoWorkspace, scratch
 
 CACHE_BLOCK_BYTES = 512 * 1024  # about half of a core's L2 cache
+# Below 16 images the batch fills one vector register or less, and the transforms vectorised over it lose to
+# those vectorised over channels (32 or 64 numbers in the usual layers).
+WINOGRAD_BATCH_FROM = 16
 BANDED_FROM_BYTES = 8 << 20  # whole-image columns many times a core's L2 cache: below, one big product wins
 
 
 def choose_algorithm(kernel_shape, geometry, batch):
-    """"winograd" where it applies and its compiled transforms have a batch long enough to vectorise over,
-    else "winograd_nhwc" where the input or output channels are long enough instead; "banded" for other
-    stride-1 kernels (but 1x1) whose columns would outgrow the cache; else "im2col"."""
+    """"winograd" where it applies and its compiled transforms have a batch of WINOGRAD_BATCH_FROM images to
+    vectorise over, else "winograd_nhwc" where the input or output channels are long enough instead, else
+    "winograd" where the batch is long enough at all; "banded" for other stride-1 kernels (but 1x1) whose
+    columns would outgrow the cache; else "im2col"."""
     if winograd.winograd_applies(kernel_shape, geometry):
-        if compiled.kernels(batch):
+        if batch >= WINOGRAD_BATCH_FROM and compiled.kernels(batch):
             return "winograd"
         if compiled.kernels(max(kernel_shape[2:])):
             return "winograd_nhwc"
+        if compiled.kernels(batch):
+            return "winograd"
     kh, kw, c, _ = kernel_shape
     columns_bytes = 4 * kh * kw * c * geometry.out_hw[0] * geometry.out_hw[1] * batch
     if banded.applies(geometry) and kh * kw > 1 and columns_bytes > BANDED_FROM_BYTES:

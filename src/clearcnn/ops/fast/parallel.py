@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import compiled
+from .memory import keep_freed_memory
 
 try:
     from threadpoolctl import ThreadpoolController
@@ -56,6 +57,7 @@ def engine_threads(batch=MIN_BATCH):
     """Run the engine on its own pool, BLAS on one thread, for the duration of the block, for batches of at
     least MIN_BATCH; smaller ones run as plain NumPy does. Nested blocks join the outer one."""
     global _pool, _blas_libraries, _blas_counts, _threads_inside
+    keep_freed_memory()
     if batch < MIN_BATCH or not (available() and compiled.enabled) or getattr(_state, "active", False):
         yield
         return

@@ -16,6 +16,10 @@ window ops use. Each step is linear, so backward is each step's transpose, in re
     dM = A_T^T dy A_T,   dU[a, b] = dM[a, b] @ V[a, b]^T,   dg = G^T dU G,
     dV[a, b] = U[a, b]^T @ dM[a, b],   dd = B_T^T dV B_T,  then dd is scattered back onto the pixels.
 
+M and dM, as large as V, are never held whole: the products and the output transform (and backward, the
+output transform's adjoint and both products) go a block of tiles at a time, so that each block of M is read
+from the cache rather than from memory. V is kept whole, for backward.
+
 The matrices are those of the interpolation points 0, 1, -1, 2, -2 (and infinity); their entries are small
 integers and simple fractions, so float32 loses little: about ten times im2col's rounding error, which
 tests/test_winograd.py bounds against float64 and PyTorch.
@@ -26,8 +30,8 @@ import numpy as np
 
 from ..geometry import Geometry
 from ..layout import swap_batch_axis
-from . import compiled
-from .parallel import matmul, run_over_channels
+from . import compiled, parallel
+from .parallel import matmul, run, run_over_channels
 from .workspace import scratch
 
 B_T = np.array([[4, 0, -5, 0, 1, 0],
@@ -47,6 +51,7 @@ A_T = np.array([[1, 1, 1, 1, 1, 0],
                 [0, 1, 1, 4, 4, 0],
                 [0, 1, -1, 8, -8, 1]], dtype=float)
 TILE, ALPHA = A_T.shape  # 4x4 outputs from 6x6 inputs
+BLOCK_BYTES = 1 << 20  # a block's products, kept within a core's L2 cache
 KRON_G = np.kron(G, G)  # (36, 9): the kernel transform G g G^T on g flattened (kernel_tiles)
 
 
@@ -92,7 +97,8 @@ def kernel_tiles_adjoint(du):
 
 def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False):
     """Return y (F, OH, OW, N), passed through ReLU when `relu`, and what backward needs, for x (C, H, W, N)
-    and kernel (3, 3, C, F)."""
+    and kernel (3, 3, C, F). The products and the output transform go a block of tiles at a time, so that each
+    block's products are still in the cache when the transform reads them."""
     c, f, n = kernel.shape[2], kernel.shape[3], x.shape[3]
     tiles = tile_geometry(geometry)
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
@@ -100,31 +106,62 @@ def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False):
     v = workspace.get("tiles", (ALPHA, ALPHA, c, th, tw, n), x.dtype)
     run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, v, start, stop), x)
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
-    m = matmul(u.transpose(0, 2, 1), v.reshape(ALPHA * ALPHA, c, -1),
-               out=scratch().get("products", (ALPHA * ALPHA, f, th * tw * n), x.dtype))
-    m, bias = m.reshape(ALPHA, ALPHA, f, th, tw, n), np.zeros(f, x.dtype) if bias is None else bias
+    bias = np.zeros(f, x.dtype) if bias is None else bias
     y = np.empty((f, oh, ow, n), x.dtype)
-    run_over_channels(lambda start, stop: transforms().output_tiles(m, bias, relu, y, start, stop), y)
+    columns, u_t = v.reshape(ALPHA * ALPHA, c, th * tw * n), u.transpose(0, 2, 1)
+    per_block = tiles_per_block(th * tw, ALPHA * ALPHA * f * n * x.itemsize)
+
+    def products_then_outputs(first_block, stop_block):
+        for first in range(first_block * per_block, min(stop_block * per_block, th * tw), per_block):
+            count = min(per_block, th * tw - first)
+            m = np.matmul(u_t, columns[:, :, first * n:(first + count) * n],
+                          out=scratch().get("products", (ALPHA * ALPHA, f, count * n), x.dtype))
+            transforms().output_tiles(m.reshape(ALPHA, ALPHA, f, count, n), bias, relu, first, y, 0, f)
+
+    run(products_then_outputs, -(-th * tw // per_block))
     return y, (tiles, u, v, y if relu else None)
+
+
+def tiles_per_block(tiles, bytes_per_tile):
+    """How many tiles a block of fused work takes: its products within BLOCK_BYTES, and blocks enough for
+    every thread to have several (one tile at least)."""
+    return max(1, min(BLOCK_BYTES // bytes_per_tile, tiles // (4 * parallel.WORKERS)))
 
 
 def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad, workspace):
     """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N), taken through the ReLU when forward
-    applied one; dx is None when not wanted."""
+    applied one; dx is None when not wanted. Like forward, a block of tiles at a time: each block's dM goes
+    into both products while it is in the cache."""
     tiles, u, v, relu_output = cache
     c, f, n = kernel.shape[2], kernel.shape[3], dy.shape[3]
     th, tw = tiles.out_hw
-    positions = ALPHA * ALPHA
+    positions, count_all = ALPHA * ALPHA, th * tw
     dy = np.ascontiguousarray(dy)
     relu, y = relu_output is not None, dy if relu_output is None else relu_output
-    dm = scratch().get("products", (ALPHA, ALPHA, f, th, tw, n), dy.dtype)
-    dbias = np.empty(f, dy.dtype)
-    run_over_channels(lambda start, stop: transforms().output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop), dy)
-    dm = dm.reshape(positions, f, -1)
-    dkernel = kernel_tiles_adjoint(matmul(v.reshape(positions, c, -1), dm.transpose(0, 2, 1)))
+    columns = v.reshape(positions, c, count_all * n)
+    dv = scratch().get("tile_grads", (positions, c, count_all * n), dy.dtype) if input_grad else None
+    per_block = tiles_per_block(count_all, positions * f * n * dy.itemsize)
+    sums = []  # (dU, dbias) of each thread's blocks
+
+    def gradients_of_blocks(first_block, stop_block):
+        du, dbias = np.zeros((positions, c, f), dy.dtype), np.zeros(f, dy.dtype)
+        block_bias, product = np.empty(f, dy.dtype), np.empty((positions, c, f), dy.dtype)
+        for first in range(first_block * per_block, min(stop_block * per_block, count_all), per_block):
+            count = min(per_block, count_all - first)
+            dm = scratch().get("products", (ALPHA, ALPHA, f, count, n), dy.dtype)
+            transforms().output_tiles_adjoint(dy, y, relu, first, dm, block_bias, 0, f)
+            dm, part = dm.reshape(positions, f, count * n), slice(first * n, (first + count) * n)
+            du += np.matmul(columns[:, :, part], dm.transpose(0, 2, 1), out=product)
+            dbias += block_bias
+            if input_grad:
+                np.matmul(u, dm, out=dv[:, :, part])
+        sums.append((du, dbias))
+
+    run(gradients_of_blocks, -(-count_all // per_block))
+    dkernel = kernel_tiles_adjoint(sum(du for du, _ in sums))
+    dbias = sum(db for _, db in sums)
     dx = None
     if input_grad:
-        dv = matmul(u, dm, out=scratch().get("tile_grads", (positions, c, th * tw * n), dy.dtype))
         (top, _), (left, _) = tiles.pads
         dx = np.empty((c, *tiles.in_hw, n), dy.dtype)
         dv = dv.reshape(ALPHA, ALPHA, c, th, tw, n)
@@ -159,9 +196,9 @@ def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace, relu=Fals
                                                                       x.dtype))
     if bias is not None:
         m[BIAS_POSITION] += bias
-    m, no_bias = m.reshape(ALPHA, ALPHA, n, th, tw, f), np.zeros(n, x.dtype)
+    m, no_bias = m.reshape(ALPHA, ALPHA, n, th * tw, f), np.zeros(n, x.dtype)
     y = np.empty((n, oh, ow, f), x.dtype)
-    run_over_channels(lambda start, stop: transforms().output_tiles(m, no_bias, relu, y, start, stop), y)
+    run_over_channels(lambda start, stop: transforms().output_tiles(m, no_bias, relu, 0, y, start, stop), y)
     return np.swapaxes(y, 0, -1), (tiles, u, v, y if relu else None)
 
 
@@ -173,9 +210,9 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad, works
     positions = ALPHA * ALPHA
     dy = swap_batch_axis(dy)
     relu, y = relu_output is not None, dy if relu_output is None else relu_output
-    dm = scratch().get("products", (ALPHA, ALPHA, n, th, tw, f), dy.dtype)
+    dm = scratch().get("products", (ALPHA, ALPHA, n, th * tw, f), dy.dtype)
     sums_per_image = np.empty(n, dy.dtype)  # not the bias gradient here: that is read off dM[1, 1] below
-    run_over_channels(lambda start, stop: transforms().output_tiles_adjoint(dy, y, relu, dm, sums_per_image,
+    run_over_channels(lambda start, stop: transforms().output_tiles_adjoint(dy, y, relu, 0, dm, sums_per_image,
                                                                          start, stop), dy)
     dm = dm.reshape(positions, -1, f)
     dbias = dm[BIAS_POSITION].sum(axis=0)
@@ -208,18 +245,25 @@ class NumPyTransforms:
         dx[start:stop] = tiles_over(dx.shape[1:3], top, left, dv.shape[3:5]).scatter(windows)
 
     @staticmethod
-    def output_tiles(m, bias, relu, y, start, stop):
-        full = untile(sandwich(A_T, m[:, :, start:stop], A_T)) + bias[start:stop, None, None, None]
-        y[start:stop] = (np.maximum(full, 0) if relu else full)[:, :y.shape[1], :y.shape[2]]
+    def output_tiles(m, bias, relu, first_tile, y, start, stop):
+        out = sandwich(A_T, m[:, :, start:stop], A_T) + bias[start:stop, None, None]  # (4, 4, F, tiles, N)
+        out = np.maximum(out, 0) if relu else out
+        tiles_w = -(-y.shape[2] // TILE)
+        for k in range(m.shape[3]):
+            r, s = (TILE * i for i in divmod(first_tile + k, tiles_w))
+            rows, cols = min(TILE, y.shape[1] - r), min(TILE, y.shape[2] - s)
+            y[start:stop, r:r + rows, s:s + cols] = out[:rows, :cols, :, k].transpose(2, 0, 1, 3)
 
     @staticmethod
-    def output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop):
+    def output_tiles_adjoint(dy, y, relu, first_tile, dm, dbias, start, stop):
         g = dy[start:stop] * (y[start:stop] > 0) if relu else dy[start:stop]
-        _, _, f, th, tw, n = dm[:, :, start:stop].shape
-        full = np.zeros((f, TILE * th, TILE * tw, n), dm.dtype)
+        tiles_h, tiles_w = -(-g.shape[1] // TILE), -(-g.shape[2] // TILE)
+        full = np.zeros((stop - start, TILE * tiles_h, TILE * tiles_w, g.shape[3]), dm.dtype)
         full[:, :g.shape[1], :g.shape[2]] = g
-        dm[:, :, start:stop] = sandwich(A_T.T, as_tiles(full), A_T.T)
-        dbias[start:stop] = g.sum(axis=(1, 2, 3))
+        tiles = as_tiles(full).reshape(TILE, TILE, stop - start, tiles_h * tiles_w, g.shape[3])
+        block = tiles[:, :, :, first_tile:first_tile + dm.shape[3]]
+        dm[:, :, start:stop] = sandwich(A_T.T, block, A_T.T)
+        dbias[start:stop] = block.sum(axis=(0, 1, 3, 4))
 
 
 def transforms():
@@ -234,9 +278,3 @@ def as_tiles(image):
     pixel (TILE*ty + p, TILE*tx + q)."""
     f, h, w, n = image.shape
     return image.reshape(f, h // TILE, TILE, w // TILE, TILE, n).transpose(2, 4, 0, 1, 3, 5)
-
-
-def untile(tiles):
-    """Inverse of as_tiles: the (F, TILE*TH, TILE*TW, N) image of (TILE, TILE, F, TH, TW, N) tiles."""
-    _, _, f, th, tw, n = tiles.shape
-    return tiles.transpose(2, 3, 0, 4, 1, 5).reshape(f, TILE * th, TILE * tw, n)

@@ -104,66 +104,68 @@ def input_tiles_adjoint(dv, top, left, dx, start, stop):
 
 
 @jit
-def output_tiles(m, bias, relu, y, start, stop):
-    """y[f, 4ty:4ty+4, 4tx:4tx+4] = A_T @ m[:, :, f, ty, tx] @ A_T^T + bias[f], then max(., 0) when relu;
-    outputs past y's edge are dropped. For f in range(start, stop)."""
+def output_tiles(m, bias, relu, first_tile, y, start, stop):
+    """y[f, 4ty:4ty+4, 4tx:4tx+4] = A_T @ m[:, :, f, k] @ A_T^T + bias[f], then max(., 0) when relu, where
+    (ty, tx) is tile first_tile + k of y in row-major order; outputs past y's edge are dropped. For f in
+    range(start, stop)."""
     out_h, out_w = y.shape[1:3]
-    tiles_h, tiles_w, batch = m.shape[3:]
+    tiles_w = (out_w + 3) // 4
+    count, batch = m.shape[3:]
     floor = np.float32(0) if relu else np.float32(-np.inf)
     for f in range(start, stop):
         t = np.empty((4, 6, batch), m.dtype)
         o = np.empty((4, 4, batch), m.dtype)
-        for ty in range(tiles_h):
-            for tx in range(tiles_w):
-                r, s = 4 * ty, 4 * tx
-                for b in range(6):
+        for k in range(count):
+            r, s = 4 * ((first_tile + k) // tiles_w), 4 * ((first_tile + k) % tiles_w)
+            for b in range(6):
+                for n in range(batch):
+                    t[0, b, n], t[1, b, n], t[2, b, n], t[3, b, n] = _a_t(
+                        m[0, b, f, k, n], m[1, b, f, k, n], m[2, b, f, k, n], m[3, b, f, k, n], m[4, b, f, k, n],
+                        m[5, b, f, k, n])
+            for i in range(4):
+                for n in range(batch):
+                    o[i, 0, n], o[i, 1, n], o[i, 2, n], o[i, 3, n] = _a_t(
+                        t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n], t[i, 4, n], t[i, 5, n])
+            for i in range(min(4, out_h - r)):
+                for j in range(min(4, out_w - s)):
                     for n in range(batch):
-                        t[0, b, n], t[1, b, n], t[2, b, n], t[3, b, n] = _a_t(
-                            m[0, b, f, ty, tx, n], m[1, b, f, ty, tx, n], m[2, b, f, ty, tx, n],
-                            m[3, b, f, ty, tx, n], m[4, b, f, ty, tx, n], m[5, b, f, ty, tx, n])
-                for i in range(4):
-                    for n in range(batch):
-                        o[i, 0, n], o[i, 1, n], o[i, 2, n], o[i, 3, n] = _a_t(
-                            t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n], t[i, 4, n], t[i, 5, n])
-                for i in range(min(4, out_h - r)):
-                    for j in range(min(4, out_w - s)):
-                        for n in range(batch):
-                            y[f, r + i, s + j, n] = max(o[i, j, n] + bias[f], floor)
+                        y[f, r + i, s + j, n] = max(o[i, j, n] + bias[f], floor)
 
 
 @jit
-def output_tiles_adjoint(dy, y, relu, dm, dbias, start, stop):
-    """dm[:, :, f, ty, tx] = A_T^T @ g @ A_T for the 4x4 tile g of dy at (4ty, 4tx), zero past dy's edge
-    and, when relu, where y <= 0; dbias[f] = the sum of g. For f in range(start, stop)."""
+def output_tiles_adjoint(dy, y, relu, first_tile, dm, dbias, start, stop):
+    """dm[:, :, f, k] = A_T^T @ g @ A_T for the 4x4 tile g of dy at tile first_tile + k in row-major order,
+    zero past dy's edge and, when relu, where y <= 0; dbias[f] = the sum of those tiles' g. For f in
+    range(start, stop)."""
     out_h, out_w = dy.shape[1:3]
-    tiles_h, tiles_w, batch = dm.shape[3:]
+    tiles_w = (out_w + 3) // 4
+    count, batch = dm.shape[3:]
     for f in range(start, stop):
         g = np.empty((4, 4, batch), dm.dtype)
         t = np.empty((6, 4, batch), dm.dtype)
         total = np.zeros(batch)  # one sum per n: a single running sum would keep the loop from vectorising
-        for ty in range(tiles_h):
-            for tx in range(tiles_w):
-                for i in range(4):
-                    for j in range(4):
-                        r, s = 4 * ty + i, 4 * tx + j
-                        if r >= out_h or s >= out_w:
-                            for n in range(batch):
-                                g[i, j, n] = 0
-                        elif relu:
-                            for n in range(batch):
-                                g[i, j, n] = dy[f, r, s, n] if y[f, r, s, n] > 0 else 0
-                        else:
-                            for n in range(batch):
-                                g[i, j, n] = dy[f, r, s, n]
-                        for n in range(batch):
-                            total[n] += g[i, j, n]
+        for k in range(count):
+            top, left = 4 * ((first_tile + k) // tiles_w), 4 * ((first_tile + k) % tiles_w)
+            for i in range(4):
                 for j in range(4):
+                    r, s = top + i, left + j
+                    if r >= out_h or s >= out_w:
+                        for n in range(batch):
+                            g[i, j, n] = 0
+                    elif relu:
+                        for n in range(batch):
+                            g[i, j, n] = dy[f, r, s, n] if y[f, r, s, n] > 0 else 0
+                    else:
+                        for n in range(batch):
+                            g[i, j, n] = dy[f, r, s, n]
                     for n in range(batch):
-                        t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _a(
-                            g[0, j, n], g[1, j, n], g[2, j, n], g[3, j, n])
-                for a in range(6):
-                    for n in range(batch):
-                        (dm[a, 0, f, ty, tx, n], dm[a, 1, f, ty, tx, n], dm[a, 2, f, ty, tx, n],
-                         dm[a, 3, f, ty, tx, n], dm[a, 4, f, ty, tx, n], dm[a, 5, f, ty, tx, n]) = _a(
-                            t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n])
+                        total[n] += g[i, j, n]
+            for j in range(4):
+                for n in range(batch):
+                    t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _a(
+                        g[0, j, n], g[1, j, n], g[2, j, n], g[3, j, n])
+            for a in range(6):
+                for n in range(batch):
+                    dm[a, 0, f, k, n], dm[a, 1, f, k, n], dm[a, 2, f, k, n], dm[a, 3, f, k, n], dm[a, 4, f, k, n], \
+                        dm[a, 5, f, k, n] = _a(t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n])
         dbias[f] = total.sum()
