@@ -39,9 +39,11 @@ def cifar_layers(classes):
 def default_layers(classes):
     """A small network that reaches about 98.5% on the embedded digits in a minute on two cores.
 
-    On 28x28 every window fits exactly (28 -> 24 -> 12 -> 10 -> 5): no pixel is left uncovered."""
+    On 28x28 every window fits exactly (28 -> 24 -> 12 -> 10 -> 5): no pixel is left uncovered. Dropout drops
+    half of the features, as in Keras's MNIST example: 8,000 digits are few for the dense layer's 200,000
+    weights."""
     return [Conv2D(32, 5, activation="relu"), MaxPooling2D(2), Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
-            Flatten(), Dropout(0.3), Dense(128, activation="relu"), Dense(classes, activation="softmax")]
+            Flatten(), Dropout(0.5), Dense(128, activation="relu"), Dense(classes, activation="softmax")]
 
 
 def conv_bn_relu(filters, **kwargs):

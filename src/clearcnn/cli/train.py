@@ -115,8 +115,9 @@ def run_train(args):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.summary()
     epochs = args.epochs or data.default_epochs
+    # Validation only predicts: larger batches than training's are as exact and quicker.
     history = model.fit(data.train, data.train_labels, batch_size=args.batch_size, epochs=epochs,
-                        validation_data=data.validation)
+                        validation_data=data.validation, validation_batch_size=max(args.batch_size, 256))
     model.metadata["history"] = history.history
     if data.test is not None:
         loss, accuracy = model.evaluate(data.test, data.test_labels, batch_size=256, verbose=0)
