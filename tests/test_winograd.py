@@ -62,13 +62,21 @@ def im2col_reference_backward(dy, kernel, cache, geometry, input_grad=True):
     return reference.conv2d_backward(dy, kernel, cache, geometry, LINEAR, input_grad)
 
 
+# The algorithms, and Winograd's inference forward, which keeps only the input: a backward pass after it
+# transforms the input again.
+FORWARDS = {**{name: conv.ALGORITHMS[name][0] for name in conv.ALGORITHMS}, "winograd-inference":
+            conv.INFERENCE["winograd"]}
+BACKWARDS = {**{name: conv.ALGORITHMS[name][1] for name in conv.ALGORITHMS}, "winograd-inference":
+             conv.ALGORITHMS["winograd"][1]}
+
+
 def forward(algorithm, x, kernel, bias, geometry, workspace=NoWorkspace, relu=False):
     """One of the fast backend's algorithms, called directly."""
-    return conv.ALGORITHMS[algorithm][0](x, kernel, bias, geometry, workspace, relu)
+    return FORWARDS[algorithm](x, kernel, bias, geometry, workspace, relu)
 
 
 def backward(algorithm, dy, kernel, cache, geometry, workspace=NoWorkspace, input_grad=True):
-    return conv.ALGORITHMS[algorithm][1](dy, kernel, cache, geometry, input_grad, workspace)
+    return BACKWARDS[algorithm](dy, kernel, cache, geometry, input_grad, workspace)
 
 
 def random_case(hw, c, f, n, padding, dtype=np.float64, seed=0):
@@ -79,7 +87,7 @@ def random_case(hw, c, f, n, padding, dtype=np.float64, seed=0):
     return rng, x, kernel, bias, Geometry.of(hw, (3, 3), padding=padding)
 
 
-@pytest.mark.parametrize("algorithm", WINOGRADS)
+@pytest.mark.parametrize("algorithm", [*WINOGRADS, "winograd-inference"])
 @pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
 @pytest.mark.parametrize("threads", [False, True], ids=["serial", "pool"])
 @pytest.mark.parametrize("case", SHAPES, ids=SHAPE_IDS)
@@ -104,7 +112,7 @@ def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, algorithm,
     assert y.shape == y_ref.shape and dx.shape == x.shape
 
 
-@pytest.mark.parametrize("algorithm", WINOGRADS)
+@pytest.mark.parametrize("algorithm", [*WINOGRADS, "winograd-inference"])
 def test_winograd_results_do_not_alias_the_workspace(compiled, algorithm):
     """What a call hands back survives the next call (the workspace only holds scratch and caches)."""
     _, x, kernel, bias, geometry = random_case((6, 6), 3, 2, 2, "valid")  # no padding at all
@@ -217,7 +225,8 @@ def test_compiled_transforms_equal_numpy_ones(dtype, relu, cut):
     image = rng.standard_normal((c, size * th - cut[0], size * tw - cut[1], n)).astype(dtype)  # dy; y for the mask
     dy = rng.standard_normal(image.shape).astype(dtype)
     bias = rng.standard_normal(c).astype(dtype)
-    cases = [("input_tiles", (x, 1, 2), [tiles.shape]),
+    cases = [("input_tiles", (x, 1, 2, tw, 0), [(alpha, alpha, c, th * tw, n)]),
+             ("input_tiles", (x, 1, 2, tw, tw - 1), [(alpha, alpha, c, tw + 2, n)]),
              ("input_tiles_adjoint", (tiles, 1, 2), [x.shape]),
              ("output_tiles", (tiles.reshape(alpha, alpha, c, th * tw, n), bias, relu, 0), [image.shape]),
              # a block of tiles from the middle of the image: tiles tw - 1 to 2 tw + 1 in row-major order

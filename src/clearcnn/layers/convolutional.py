@@ -55,7 +55,8 @@ class Conv2D(KernelMixin, WindowLayer):
     def forward(self, x, training=False):
         geometry = self.geometry(x.shape[1:3])
         bias = self.bias.value if self.use_bias else None
-        y, cache = ops.conv2d_forward(x, self.kernel.value, bias, geometry, self.activation, self.workspace)
+        y, cache = ops.conv2d_forward(x, self.kernel.value, bias, geometry, self.activation, self.workspace,
+                                      training)
         self._cache = (geometry, cache)
         return self.regularize_activity(y, training)
 

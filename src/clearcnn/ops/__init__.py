@@ -5,7 +5,7 @@ is Keras's channels-last, converted in one place (models/sequential.py). Geometr
 sliding-window operation, shapes.py the output-size arithmetic. The kernels, forward and backward side by
 side, come from the backend chosen in backend.py and are bound here:
 
-    conv2d_forward(x, kernel, bias, geometry, activation, workspace) -> y, cache
+    conv2d_forward(x, kernel, bias, geometry, activation, workspace, training) -> y, cache
     conv2d_backward(dy, kernel, cache, geometry, activation, input_grad, workspace) -> dx, dkernel, dbias
     max_pool2d_forward(x, geometry) -> y, cache;   max_pool2d_backward(dy, cache, y, geometry) -> dx
     avg_pool2d_forward(x, geometry) -> y;          avg_pool2d_backward(dy, geometry) -> dx

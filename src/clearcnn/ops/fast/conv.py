@@ -8,6 +8,8 @@ Four algorithms, the same numbers (reference/conv.py states them):
   (banded.py);
 - "im2col": every other shape, as the reference does it.
 """
+import functools
+
 import numpy as np
 
 from . import banded, compiled, winograd
@@ -94,14 +96,18 @@ def scatter(geometry, windows):
 ALGORITHMS = {"im2col": (im2col_forward, im2col_backward), "banded": (banded.banded_forward, banded.banded_backward),
               "winograd": (winograd.conv2d_winograd_forward, winograd.conv2d_winograd_backward),
               "winograd_nhwc": (winograd.conv2d_winograd_nhwc_forward, winograd.conv2d_winograd_nhwc_backward)}
+# Forwards for inference, where keeping what backward needs costs work: backward, should one follow, computes
+# it again.
+INFERENCE = {"winograd": functools.partial(winograd.conv2d_winograd_forward, keep_tiles=False)}
 
 
-def conv2d_forward(x, kernel, bias, geometry, activation, workspace=None):
+def conv2d_forward(x, kernel, bias, geometry, activation, workspace=None, training=True):
     """reference.conv2d_forward's result; ReLU is fused into the algorithm's last pass, other activations
     follow it."""
     relu = activation.name == "relu"
     algorithm = choose_algorithm(kernel.shape, geometry, x.shape[3])
-    z, state = ALGORITHMS[algorithm][0](x, kernel, bias, geometry, workspace or NoWorkspace, relu)
+    forward = ALGORITHMS[algorithm][0] if training else INFERENCE.get(algorithm, ALGORITHMS[algorithm][0])
+    z, state = forward(x, kernel, bias, geometry, workspace or NoWorkspace, relu)
     if relu:
         return z, (algorithm, state, None, None)
     y = activation.forward(z)

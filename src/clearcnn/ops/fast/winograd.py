@@ -95,31 +95,45 @@ def kernel_tiles_adjoint(du):
     return (KRON_G.T.astype(du.dtype) @ du.reshape(ALPHA * ALPHA, c * f)).reshape(3, 3, c, f)
 
 
-def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False):
+def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False, keep_tiles=True):
     """Return y (F, OH, OW, N), passed through ReLU when `relu`, and what backward needs, for x (C, H, W, N)
     and kernel (3, 3, C, F). The products and the output transform go a block of tiles at a time, so that each
-    block's products are still in the cache when the transform reads them."""
+    block's products are still in the cache when the transform reads them. Without `keep_tiles` (inference)
+    the input transform goes block by block too and V is never held whole; a backward pass, should one
+    follow, transforms the input again."""
     c, f, n = kernel.shape[2], kernel.shape[3], x.shape[3]
     tiles = tile_geometry(geometry)
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
     (top, _), (left, _) = tiles.pads
-    v = workspace.get("tiles", (ALPHA, ALPHA, c, th, tw, n), x.dtype)
-    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, v, start, stop), x)
+    v = input_tiles(x, tiles, workspace) if keep_tiles else None
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
     bias = np.zeros(f, x.dtype) if bias is None else bias
     y = np.empty((f, oh, ow, n), x.dtype)
-    columns, u_t = v.reshape(ALPHA * ALPHA, c, th * tw * n), u.transpose(0, 2, 1)
-    per_block = tiles_per_block(th * tw, ALPHA * ALPHA * f * n * x.itemsize)
+    u_t = u.transpose(0, 2, 1)
+    per_block = tiles_per_block(th * tw, ALPHA * ALPHA * (f + (0 if keep_tiles else c)) * n * x.itemsize)
 
     def products_then_outputs(first_block, stop_block):
         for first in range(first_block * per_block, min(stop_block * per_block, th * tw), per_block):
             count = min(per_block, th * tw - first)
-            m = np.matmul(u_t, columns[:, :, first * n:(first + count) * n],
-                          out=scratch().get("products", (ALPHA * ALPHA, f, count * n), x.dtype))
+            if keep_tiles:
+                block = v.reshape(ALPHA * ALPHA, c, -1)[:, :, first * n:(first + count) * n]
+            else:
+                block = scratch().get("tiles", (ALPHA, ALPHA, c, count, n), x.dtype)
+                transforms().input_tiles(x, top, left, tw, first, block, 0, c)
+                block = block.reshape(ALPHA * ALPHA, c, count * n)
+            m = np.matmul(u_t, block, out=scratch().get("products", (ALPHA * ALPHA, f, count * n), x.dtype))
             transforms().output_tiles(m.reshape(ALPHA, ALPHA, f, count, n), bias, relu, first, y, 0, f)
 
     run(products_then_outputs, -(-th * tw // per_block))
-    return y, (tiles, u, v, y if relu else None)
+    return y, (tiles, u, v, y if relu else None, None if keep_tiles else x)
+
+
+def input_tiles(x, tiles, workspace):
+    """V (6, 6, C, tiles, N) of x (C, H, W, N): every tile's input transform, in the layer's workspace."""
+    (th, tw), ((top, _), (left, _)) = tiles.out_hw, tiles.pads
+    v = workspace.get("tiles", (ALPHA, ALPHA, x.shape[0], th * tw, x.shape[3]), x.dtype)
+    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x)
+    return v
 
 
 def tiles_per_block(tiles, bytes_per_tile):
@@ -132,10 +146,11 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad, workspace)
     """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N), taken through the ReLU when forward
     applied one; dx is None when not wanted. Like forward, a block of tiles at a time: each block's dM goes
     into both products while it is in the cache."""
-    tiles, u, v, relu_output = cache
+    tiles, u, v, relu_output, x = cache
     c, f, n = kernel.shape[2], kernel.shape[3], dy.shape[3]
     th, tw = tiles.out_hw
     positions, count_all = ALPHA * ALPHA, th * tw
+    v = input_tiles(x, tiles, workspace) if v is None else v
     dy = np.ascontiguousarray(dy)
     relu, y = relu_output is not None, dy if relu_output is None else relu_output
     columns = v.reshape(positions, c, count_all * n)
@@ -189,8 +204,8 @@ def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace, relu=Fals
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
     (top, _), (left, _) = tiles.pads
     x = swap_batch_axis(x)
-    v = workspace.get("tiles", (ALPHA, ALPHA, n, th, tw, c), x.dtype)
-    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, v, start, stop), x)
+    v = workspace.get("tiles", (ALPHA, ALPHA, n, th * tw, c), x.dtype)
+    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x)
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
     m = matmul(v.reshape(ALPHA * ALPHA, -1, c), u, out=scratch().get("products", (ALPHA * ALPHA, n * th * tw, f),
                                                                       x.dtype))
@@ -235,9 +250,13 @@ class NumPyTransforms:
     each works on channels (or filters) start to stop of its output."""
 
     @staticmethod
-    def input_tiles(x, top, left, v, start, stop):
-        tiles = tiles_over(x.shape[1:3], top, left, v.shape[3:5])
-        v[:, :, start:stop] = sandwich(B_T, tiles.view(tiles.pad(x[start:stop])), B_T)
+    def input_tiles(x, top, left, tiles_w, first_tile, v, start, stop):
+        count = v.shape[3]  # rows of tiles down to the block's last, and at least down to the image's last row
+        tiles_h = max(-(-(first_tile + count) // tiles_w), -(-(x.shape[1] + top - ALPHA + TILE) // TILE))
+        tiles = tiles_over(x.shape[1:3], top, left, (tiles_h, tiles_w))
+        windows = tiles.view(tiles.pad(x[start:stop]))  # (6, 6, C, TH, TW, N)
+        windows = windows.reshape(*windows.shape[:3], -1, windows.shape[-1])[:, :, :, first_tile:first_tile + count]
+        v[:, :, start:stop] = sandwich(B_T, windows, B_T)
 
     @staticmethod
     def input_tiles_adjoint(dv, top, left, dx, start, stop):

@@ -12,8 +12,9 @@ and dx is dcols summed back onto the pixels each window read (Geometry.scatter, 
 import numpy as np
 
 
-def conv2d_forward(x, kernel, bias, geometry, activation, workspace=None):
-    """Return y (F, OH, OW, N) and what conv2d_backward needs. `workspace` is not used here."""
+def conv2d_forward(x, kernel, bias, geometry, activation, workspace=None, training=True):
+    """Return y (F, OH, OW, N) and what conv2d_backward needs. `workspace` and `training` (False: a hint
+    that no backward pass is likely to follow) are not used here."""
     kh, kw, c, f = kernel.shape
     (oh, ow), n = geometry.out_hw, x.shape[3]
     cols = geometry.view(geometry.pad(x)).reshape(kh * kw * c, oh * ow * n)  # the one copy: windows side by side

@@ -43,35 +43,33 @@ def _a(y0, y1, y2, y3):  # A_T^T @ y
 # scratch t (tile x tile x batch; it stays in the L1 cache), the second reads it. Loops over n are innermost.
 
 @jit
-def input_tiles(x, top, left, v, start, stop):
-    """v[:, :, c, ty, tx] = B_T @ d @ B_T^T for each 6x6 tile d = xp[c, 4ty:4ty+6, 4tx:4tx+6] (over n), where
-    xp is x with `top` rows and `left` columns of zeros before it and as many as the tiles need after it.
-    For c in range(start, stop)."""
+def input_tiles(x, top, left, tiles_w, first_tile, v, start, stop):
+    """v[:, :, c, k] = B_T @ d @ B_T^T for the 6x6 tile d = xp[c, 4ty:4ty+6, 4tx:4tx+6] (over n), where
+    (ty, tx) is tile first_tile + k in row-major order, tiles_w to a row, and xp is x with `top` rows and
+    `left` columns of zeros before it and as many as the tiles need after it. For c in range(start, stop)."""
     height, width = x.shape[1:3]
-    tiles_h, tiles_w, batch = v.shape[3:]
+    count, batch = v.shape[3:]
     for c in range(start, stop):
         d = np.empty((6, 6, batch), v.dtype)
         t = np.empty((6, 6, batch), v.dtype)
-        for ty in range(tiles_h):
-            for tx in range(tiles_w):
-                r, s = 4 * ty - top, 4 * tx - left
-                for i in range(6):
-                    for j in range(6):
-                        if 0 <= r + i < height and 0 <= s + j < width:
-                            for n in range(batch):
-                                d[i, j, n] = x[c, r + i, s + j, n]
-                        else:
-                            for n in range(batch):
-                                d[i, j, n] = 0
+        for k in range(count):
+            r, s = 4 * ((first_tile + k) // tiles_w) - top, 4 * ((first_tile + k) % tiles_w) - left
+            for i in range(6):
                 for j in range(6):
-                    for n in range(batch):
-                        t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _b_t(
-                            d[0, j, n], d[1, j, n], d[2, j, n], d[3, j, n], d[4, j, n], d[5, j, n])
-                for a in range(6):
-                    for n in range(batch):
-                        (v[a, 0, c, ty, tx, n], v[a, 1, c, ty, tx, n], v[a, 2, c, ty, tx, n], v[a, 3, c, ty, tx, n],
-                         v[a, 4, c, ty, tx, n], v[a, 5, c, ty, tx, n]) = _b_t(
-                            t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n], t[a, 4, n], t[a, 5, n])
+                    if 0 <= r + i < height and 0 <= s + j < width:
+                        for n in range(batch):
+                            d[i, j, n] = x[c, r + i, s + j, n]
+                    else:
+                        for n in range(batch):
+                            d[i, j, n] = 0
+            for j in range(6):
+                for n in range(batch):
+                    t[0, j, n], t[1, j, n], t[2, j, n], t[3, j, n], t[4, j, n], t[5, j, n] = _b_t(
+                        d[0, j, n], d[1, j, n], d[2, j, n], d[3, j, n], d[4, j, n], d[5, j, n])
+            for a in range(6):
+                for n in range(batch):
+                    v[a, 0, c, k, n], v[a, 1, c, k, n], v[a, 2, c, k, n], v[a, 3, c, k, n], v[a, 4, c, k, n], \
+                        v[a, 5, c, k, n] = _b_t(t[a, 0, n], t[a, 1, n], t[a, 2, n], t[a, 3, n], t[a, 4, n], t[a, 5, n])
 
 
 @jit
