@@ -85,13 +85,7 @@ def child(library, workload, task, optimizer, batch, repeats):
     info = {"seconds": blocks, "peak_mb": peak_resident_mb()}
     if library == "clearcnn":
         from clearcnn import ops
-        from clearcnn.ops.fast import compiled
-        info["engine"] = f"backend {ops.get_backend()}, compiled kernels {'on' if compiled.kernels() else 'off'}"
-        try:
-            import llvmlite.binding
-            info["engine"] += f", Numba target {os.environ.get('NUMBA_CPU_NAME') or llvmlite.binding.get_host_cpu_name()}"
-        except ImportError:
-            pass
+        info["engine"] = ops.describe()
     else:
         import torch
         info["engine"] = f"torch {torch.__version__}, {torch.get_num_threads()} threads, " \

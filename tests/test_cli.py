@@ -598,6 +598,7 @@ def test_train_on_the_embedded_digits_then_evaluate_and_predict(tmp_path):
     out = result.stdout
     assert "Total params: 225,546" in out and "(None, 28, 28, 1)" in out, out
     assert "Epoch 1/1" in out and "Epoch 2/" not in out, out
+    assert re.search(r"^Engine: backend (fast, compiled kernels (on|off)|reference)", out, re.M), out
     accuracy = re.search(r"Test accuracy: (\d\.\d{4}) \((\d+)/2000 held-out digits\)", out)
     assert accuracy, out
     assert float(accuracy[1]) > 0.8, out  # one epoch on 8,000 real digits

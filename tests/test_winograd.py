@@ -427,6 +427,13 @@ def _split_in_a_child():
     return len(seen)
 
 
+def test_the_engine_says_in_one_line_what_computes(compiled):
+    line = ops.describe()
+    assert line.startswith("backend fast, compiled kernels " + ("on (Numba " if compiled else "off (NumPy)")), line
+    ops.set_backend("reference")
+    assert ops.describe() == "backend reference (NumPy)"
+
+
 def test_kernels_that_fail_to_load_fall_back_to_numpy(monkeypatch):
     import builtins
     real_import = builtins.__import__

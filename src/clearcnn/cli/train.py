@@ -5,6 +5,7 @@ import tempfile
 
 import numpy as np
 
+from .. import ops
 from ..errors import ClearCNNError, fail
 from ..models import load_model
 from ..presets import DEFAULT_INPUT, PRESETS, build_preset
@@ -114,6 +115,7 @@ def run_train(args):
     model.metadata = {"class_names": data.class_names, "color_mode": data.color_mode, "preset": preset}
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.summary()
+    print(f"Engine: {ops.describe()}")
     epochs = args.epochs or data.default_epochs
     # Validation only predicts: larger batches than training's are as exact and quicker.
     history = model.fit(data.train, data.train_labels, batch_size=args.batch_size, epochs=epochs,

@@ -30,7 +30,7 @@ Activations (get_activation) are objects with forward and backward; the kernels 
 a backend can.
 """
 from . import backend
-from .backend import get_backend, set_backend, set_num_threads
+from .backend import describe, get_backend, set_backend, set_num_threads
 from .geometry import Geometry
 from .layout import swap_batch_axis
 from .reference.activations import get as get_activation

@@ -59,5 +59,20 @@ def set_num_threads(count):
     parallel.set_workers(count)
 
 
+def describe():
+    """One line on what computes the ops: the backend, and for "fast" whether its compiled kernels run (which
+    loads them), for which CPU, and on how many threads."""
+    if _current != "fast":
+        return f"backend {_current} (NumPy)"
+    from .fast import compiled, parallel
+    if compiled.kernels() is None:
+        return f"backend fast, compiled kernels off (NumPy), {parallel.WORKERS} threads"
+    import llvmlite.binding
+    import numba
+    target = os.environ.get("NUMBA_CPU_NAME") or llvmlite.binding.get_host_cpu_name()
+    threads = parallel.WORKERS if parallel.available() else 1
+    return f"backend fast, compiled kernels on (Numba {numba.__version__}, target {target}), {threads} threads"
+
+
 def default_backend():
     return os.environ.get("CLEARCNN_BACKEND") or "fast"
