@@ -65,12 +65,12 @@ def describe():
     if _current != "fast":
         return f"backend {_current} (NumPy)"
     from .fast import compiled, parallel
+    threads = parallel.WORKERS if parallel.available() else 1
     if compiled.kernels() is None:
-        return f"backend fast, compiled kernels off (NumPy), {parallel.WORKERS} threads"
+        return f"backend fast, compiled kernels off (NumPy), {threads} threads"
     import llvmlite.binding
     import numba
     target = os.environ.get("NUMBA_CPU_NAME") or llvmlite.binding.get_host_cpu_name()
-    threads = parallel.WORKERS if parallel.available() else 1
     return f"backend fast, compiled kernels on (Numba {numba.__version__}, target {target}), {threads} threads"
 
 

@@ -106,6 +106,7 @@ def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False, ke
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
     (top, _), (left, _) = tiles.pads
     v = input_tiles(x, tiles, workspace) if keep_tiles else None
+    columns = v.reshape(ALPHA * ALPHA, c, -1) if keep_tiles else None
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
     bias = np.zeros(f, x.dtype) if bias is None else bias
     y = np.empty((f, oh, ow, n), x.dtype)
@@ -116,7 +117,7 @@ def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False, ke
         for first in range(first_block * per_block, min(stop_block * per_block, th * tw), per_block):
             count = min(per_block, th * tw - first)
             if keep_tiles:
-                block = v.reshape(ALPHA * ALPHA, c, -1)[:, :, first * n:(first + count) * n]
+                block = columns[:, :, first * n:(first + count) * n]
             else:
                 block = scratch().get("tiles", (ALPHA, ALPHA, c, count, n), x.dtype)
                 transforms().input_tiles(x, top, left, tw, first, block, 0, c)
