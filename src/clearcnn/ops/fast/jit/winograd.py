@@ -41,6 +41,10 @@ def _a(y0, y1, y2, y3):  # A_T^T @ y
 
 # Each kernel works one tile at a time, in two 1-D passes like winograd.sandwich: the first fills a small
 # scratch t (tile x tile x batch; it stays in the L1 cache), the second reads it. Loops over n are innermost.
+# The loops that gather a tile from the image or scatter it back run to a bound read from an array (`six`,
+# `four`), not to a literal: LLVM would unroll a literal bound into one copy of the n-loop per pixel, each with
+# its own edge test, which made those loops slower, not faster. The transforms' own loops keep literal bounds,
+# whose unrolled copies run faster.
 
 @jit
 def input_tiles(x, top, left, tiles_w, first_tile, v, start, stop):
@@ -49,13 +53,14 @@ def input_tiles(x, top, left, tiles_w, first_tile, v, start, stop):
     `left` columns of zeros before it and as many as the tiles need after it. For c in range(start, stop)."""
     height, width = x.shape[1:3]
     count, batch = v.shape[3:]
+    six = v.shape[0]
     for c in range(start, stop):
         d = np.empty((6, 6, batch), v.dtype)
         t = np.empty((6, 6, batch), v.dtype)
         for k in range(count):
             r, s = 4 * ((first_tile + k) // tiles_w) - top, 4 * ((first_tile + k) % tiles_w) - left
-            for i in range(6):
-                for j in range(6):
+            for i in range(six):
+                for j in range(six):
                     if 0 <= r + i < height and 0 <= s + j < width:
                         for n in range(batch):
                             d[i, j, n] = x[c, r + i, s + j, n]
@@ -78,6 +83,7 @@ def input_tiles_adjoint(dv, top, left, dx, start, stop):
     the padding are dropped). For c in range(start, stop)."""
     height, width = dx.shape[1:3]
     tiles_h, tiles_w, batch = dv.shape[3:]
+    six = dv.shape[0]
     for c in range(start, stop):
         dx[c] = 0
         t = np.empty((6, 6, batch), dv.dtype)
@@ -94,8 +100,8 @@ def input_tiles_adjoint(dv, top, left, dx, start, stop):
                     for n in range(batch):
                         d[i, 0, n], d[i, 1, n], d[i, 2, n], d[i, 3, n], d[i, 4, n], d[i, 5, n] = _b(
                             t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n], t[i, 4, n], t[i, 5, n])
-                for i in range(6):
-                    for j in range(6):
+                for i in range(six):
+                    for j in range(six):
                         if 0 <= r + i < height and 0 <= s + j < width:
                             for n in range(batch):
                                 dx[c, r + i, s + j, n] += d[i, j, n]
@@ -109,6 +115,7 @@ def output_tiles(m, bias, relu, first_tile, y, start, stop):
     out_h, out_w = y.shape[1:3]
     tiles_w = (out_w + 3) // 4
     count, batch = m.shape[3:]
+    six, four = m.shape[0], m.shape[0] - 2
     floor = np.float32(0) if relu else np.float32(-np.inf)
     for f in range(start, stop):
         t = np.empty((4, 6, batch), m.dtype)
@@ -124,8 +131,8 @@ def output_tiles(m, bias, relu, first_tile, y, start, stop):
                 for n in range(batch):
                     o[i, 0, n], o[i, 1, n], o[i, 2, n], o[i, 3, n] = _a_t(
                         t[i, 0, n], t[i, 1, n], t[i, 2, n], t[i, 3, n], t[i, 4, n], t[i, 5, n])
-            for i in range(min(4, out_h - r)):
-                for j in range(min(4, out_w - s)):
+            for i in range(min(four, out_h - r)):
+                for j in range(min(four, out_w - s)):
                     for n in range(batch):
                         y[f, r + i, s + j, n] = max(o[i, j, n] + bias[f], floor)
 
@@ -138,14 +145,15 @@ def output_tiles_adjoint(dy, y, relu, first_tile, dm, dbias, start, stop):
     out_h, out_w = dy.shape[1:3]
     tiles_w = (out_w + 3) // 4
     count, batch = dm.shape[3:]
+    six, four = dm.shape[0], dm.shape[0] - 2
     for f in range(start, stop):
         g = np.empty((4, 4, batch), dm.dtype)
         t = np.empty((6, 4, batch), dm.dtype)
         total = np.zeros(batch)  # one sum per n: a single running sum would keep the loop from vectorising
         for k in range(count):
             top, left = 4 * ((first_tile + k) // tiles_w), 4 * ((first_tile + k) % tiles_w)
-            for i in range(4):
-                for j in range(4):
+            for i in range(four):
+                for j in range(four):
                     r, s = top + i, left + j
                     if r >= out_h or s >= out_w:
                         for n in range(batch):
