@@ -115,7 +115,7 @@ def output_tiles(m, bias, relu, first_tile, y, start, stop):
     out_h, out_w = y.shape[1:3]
     tiles_w = (out_w + 3) // 4
     count, batch = m.shape[3:]
-    six, four = m.shape[0], m.shape[0] - 2
+    four = m.shape[0] - 2
     floor = np.float32(0) if relu else np.float32(-np.inf)
     for f in range(start, stop):
         t = np.empty((4, 6, batch), m.dtype)
@@ -145,7 +145,7 @@ def output_tiles_adjoint(dy, y, relu, first_tile, dm, dbias, start, stop):
     out_h, out_w = dy.shape[1:3]
     tiles_w = (out_w + 3) // 4
     count, batch = dm.shape[3:]
-    six, four = dm.shape[0], dm.shape[0] - 2
+    four = dm.shape[0] - 2
     for f in range(start, stop):
         g = np.empty((4, 4, batch), dm.dtype)
         t = np.empty((6, 4, batch), dm.dtype)
