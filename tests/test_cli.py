@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clearcnn.models import load_model
+
 Image = pytest.importorskip("PIL.Image")
 
 COLORS = ("blue", "green", "red")  # sorted, as the class names come out
@@ -333,8 +335,12 @@ def test_damaged_idx_files_are_one_clear_error(tmp_path, damage, fragments):
 def test_train_and_evaluate_on_cifar10_batches(tmp_path):
     write_cifar_folder(tmp_path / "cifar")
     result = clearcnn(tmp_path, "train", "--data", "cifar", "--model", "cifar", "--epochs", "1", "--batch-size", "30",
-                      "--output", "tiny-cifar.clearcnn")
+                      "--learning-rate", "0.01", "--output", "tiny-cifar.clearcnn")
     assert_ok(result)
+    # Adam from the given rate down to zero along a cosine, over the run's 2 steps (60 images in batches of 30)
+    rate = load_model(str(tmp_path / "tiny-cifar.clearcnn")).optimizer.get_config()["learning_rate"]
+    assert rate["class_name"] == "CosineDecay", rate
+    assert (rate["config"]["initial_learning_rate"], rate["config"]["decay_steps"]) == (0.01, 2), rate
     assert "(None, 32, 32, 3)" in result.stdout and "(None, 2304)" in result.stdout, result.stdout
     assert re.search(r"Test accuracy: \d\.\d{4} \(\d+/20 test samples\)", result.stdout), result.stdout
     assert "Saved the model to tiny-cifar.clearcnn" in result.stdout and (tmp_path / "tiny-cifar.clearcnn").is_file()
@@ -514,6 +520,11 @@ def test_missing_model_file(tmp_path):
     (["train", "--color-mode", "cmyk"], ["--color-mode", "cmyk"]),
     (["train", "--validation-split", "1.5"], ["--validation-split", "1.5"]),
     (["train", "--validation-split", "half"], ["--validation-split", "half"]),
+    (["train", "--learning-rate", "0"], ["--learning-rate", "positive number", "'0'"]),
+    (["train", "--learning-rate", "-0.1"], ["--learning-rate"]),
+    (["train", "--learning-rate", "nan"], ["--learning-rate", "'nan'"]),
+    (["train", "--learning-rate", "inf"], ["--learning-rate", "'inf'"]),
+    (["train", "--learning-rate", "fast"], ["--learning-rate", "'fast'"]),
     (["predict", "model.clearcnn"], ["IMAGE"]),
     (["predict", "m.clearcnn", "a.png", "--top", "0"], ["--top"]),
     (["evaluate"], ["model"]),

@@ -37,7 +37,7 @@ def cifar_layers(classes):
 
 
 def default_layers(classes):
-    """A small network that reaches about 98.5% on the embedded digits in a minute on two cores.
+    """A small network that reaches about 98.6% on the embedded digits in five epochs of `clearcnn train`.
 
     On 28x28 every window fits exactly (28 -> 24 -> 12 -> 10 -> 5): no pixel is left uncovered. Dropout drops
     half of the features, as in Keras's MNIST example: 8,000 digits are few for the dense layer's 200,000
@@ -64,6 +64,9 @@ def photo_augmentation():
 
 
 PRESETS = {"default": default_layers, "seed": seed_layers, "cifar": cifar_layers, "photo": photo_layers}
+# Adam's learning rate at the start of `clearcnn train`, from which it decays to zero along a cosine: Keras's
+# 0.001, but for the digit classifier, whose five epochs reach their best with a larger start.
+LEARNING_RATES = {"default": 3e-3, "seed": 1e-3, "cifar": 1e-3, "photo": 1e-3}
 AUGMENTATION = {"photo": photo_augmentation}  # layers before the Rescaling, on raw pixels
 
 

@@ -73,7 +73,7 @@ def load_training_data(args):
         # never trained on, and the curves then show how well the model generalises epoch by epoch.
         return TrainingData("mnist10k", (28, 28, 1), [str(i) for i in range(10)], "grayscale", x[..., None], y,
                             validation=(xt[..., None], yt), test=xt[..., None], test_labels=yt, test_count=len(xt),
-                            test_name="held-out digits", default_epochs=8)
+                            test_name="held-out digits", default_epochs=5)
     if detect(args.data) == "folder":
         return _folder_data(args)
     name, (x, y), test = load_arrays(args.data)

@@ -94,6 +94,7 @@ def set_workers(count):
         if _pool is not None:
             _pool.shutdown()
         _pool, WORKERS = None, count
+        compiled.compile_processes = count
         if ThreadpoolController is not None:
             _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
             _set_blas_threads([count] * len(_blas_libraries))
