@@ -19,6 +19,7 @@ from clearcnn.models import Sequential
 from clearcnn.ops import reference, swap_batch_axis
 from clearcnn.ops.fast import compiled as compiled_kernels
 from clearcnn.ops.fast import conv, parallel, winograd
+from clearcnn.ops.fast import pool as fast_pool
 from clearcnn.ops.fast.workspace import NoWorkspace, Workspace
 from clearcnn.ops.geometry import Geometry
 
@@ -128,6 +129,8 @@ def test_winograd_results_do_not_alias_the_workspace(compiled, algorithm):
 
 FOLLOWERS = {  # each layer after a channels-innermost convolution reads its (C, H, W, N) view of NHWC data
     "max-pool": lambda: [MaxPooling2D(2), Flatten()],
+    "padded-max-pool-conv": lambda: [MaxPooling2D(3, strides=1, padding="same"), Conv2D(9, 3, padding="same"),
+                                     Flatten()],
     "average-pool": lambda: [AveragePooling2D(2, padding="same"), Flatten()],
     "im2col-conv": lambda: [Conv2D(3, 2, strides=2, activation="relu"), Flatten()],
     "winograd-conv": lambda: [Conv2D(9, 3, padding="same"), Flatten()],
@@ -156,6 +159,26 @@ def test_layers_around_a_channels_innermost_conv_give_the_same_numbers(follower,
         results[algorithm] = [y] + [w.grad for w in model.weights]
     for ours, expected in zip(results["winograd_nhwc"], results["im2col"]):
         np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.skipif(not compiled_kernels.AVAILABLE, reason="Numba is not installed")
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_max_pooling_runs_on_channels_innermost_data_as_it_lies(padding):
+    """A (C, H, W, N) view of NHWC data pools to the numbers its contiguous copy pools to, forward and back,
+    and both results are such views again, for the channels-innermost layer that may follow."""
+    rng = np.random.default_rng(5)
+    geometry = Geometry.of((7, 6), (3, 3), (2, 2), padding=padding)
+    x = np.swapaxes(rng.standard_normal((8, 7, 6, 16), dtype=np.float32), 0, -1)
+    assert fast_pool.channels_innermost(x)
+    y, cache = fast_pool.max_pool2d_forward(x, geometry)
+    expected, expected_cache = fast_pool.max_pool2d_forward(np.ascontiguousarray(x), geometry)
+    assert fast_pool.channels_innermost(y) and cache[2]
+    np.testing.assert_array_equal(y, expected)
+    dy = np.swapaxes(rng.standard_normal((8, *geometry.out_hw, 16), dtype=np.float32), 0, -1)
+    dx = fast_pool.max_pool2d_backward(dy, cache, y, geometry)
+    assert fast_pool.channels_innermost(dx)
+    np.testing.assert_array_equal(dx, fast_pool.max_pool2d_backward(np.ascontiguousarray(dy), expected_cache,
+                                                                      expected, geometry))
 
 
 @pytest.mark.parametrize("case", SHAPES[:3], ids=SHAPE_IDS[:3])
