@@ -58,8 +58,12 @@ def test_a_cold_cache_is_filled_by_this_process_and_its_helpers_and_a_warm_one_i
     assert warm["loss"] == cold["loss"]
 
 
-@pytest.mark.parametrize("helper", ["/nonexistent/python", "/bin/false"])
+@pytest.mark.parametrize("helper", ["missing", "failing"])
 def test_helpers_that_cannot_start_or_fail_leave_their_share_to_compile_at_first_call(tmp_path, helper):
-    report = run(tmp_path, helper)
+    program = tmp_path / "python"  # what starts in the helpers' place: nothing, or a program that fails
+    if helper == "failing":
+        program.write_text("#!/bin/sh\nexit 1\n")
+        program.chmod(0o755)
+    report = run(tmp_path / "cache", str(program))
     assert (report["loaded"], report["compiled"]) == (0, 6)
     assert all(report["after"]) and report["signatures"] == [[expected] for expected in report["expected"]]

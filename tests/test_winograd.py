@@ -113,6 +113,25 @@ def test_winograd_gives_im2col_numbers(case, compiled, threads, relu, algorithm,
     assert y.shape == y_ref.shape and dx.shape == x.shape
 
 
+def test_training_keeps_the_input_tiles_only_up_to_a_size(compiled, monkeypatch):
+    """Over KEEP_TILES_BYTES, training's forward keeps the input instead of V, and backward, transforming it
+    again, gives the same gradients."""
+    rng, x, kernel, bias, geometry = random_case((15, 15), 32, 16, 3, "same")
+    dy = rng.standard_normal((16, 15, 15, 3))
+    y, cache = forward("winograd", x, kernel, bias, geometry, Workspace())
+    assert cache[2] is not None and cache[4] is None
+    expected = backward("winograd", dy, kernel, cache, geometry, Workspace())
+    monkeypatch.setattr(winograd, "KEEP_TILES_BYTES", 4 * 36 * 32 * 16 * 3)  # V in float32; float64 doubles it
+    x32, kernel32, bias32 = (a.astype(np.float32) for a in (x, kernel, bias))
+    assert forward("winograd", x32, kernel32, bias32, geometry, Workspace())[1][2] is not None
+    large, large_cache = forward("winograd", x, kernel, bias, geometry, Workspace())  # float64: over the size
+    assert large_cache[2] is None and large_cache[4] is x
+    np.testing.assert_allclose(large, y, atol=1e-11)
+    for _ in range(2):  # backward after it may run again: it transforms the input anew each time
+        for ours, theirs in zip(backward("winograd", dy, kernel, large_cache, geometry, Workspace()), expected):
+            np.testing.assert_allclose(ours, theirs, atol=1e-11)
+
+
 @pytest.mark.parametrize("algorithm", [*WINOGRADS, "winograd-inference"])
 def test_winograd_results_do_not_alias_the_workspace(compiled, algorithm):
     """What a call hands back survives the next call (the workspace only holds scratch and caches)."""

@@ -52,6 +52,10 @@ A_T = np.array([[1, 1, 1, 1, 1, 0],
                 [0, 1, -1, 8, -8, 1]], dtype=float)
 TILE, ALPHA = A_T.shape  # 4x4 outputs from 6x6 inputs
 BLOCK_BYTES = 1 << 20  # a block's products, kept within a core's L2 cache
+# Training keeps a layer's input tiles V for backward up to this size (2.25 times the input, or more): above
+# it, V would outweigh the memory of the rest of the network, so only the input is kept, and backward
+# transforms it again into shared scratch, where dV then overwrites it.
+KEEP_TILES_BYTES = 32 << 20
 KRON_G = np.kron(G, G)  # (36, 9): the kernel transform G g G^T on g flattened (kernel_tiles)
 
 
@@ -95,16 +99,18 @@ def kernel_tiles_adjoint(du):
     return (KRON_G.T.astype(du.dtype) @ du.reshape(ALPHA * ALPHA, c * f)).reshape(3, 3, c, f)
 
 
-def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False, keep_tiles=True):
+def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False, keep_tiles=None):
     """Return y (F, OH, OW, N), passed through ReLU when `relu`, and what backward needs, for x (C, H, W, N)
     and kernel (3, 3, C, F). The products and the output transform go a block of tiles at a time, so that each
-    block's products are still in the cache when the transform reads them. Without `keep_tiles` (inference)
-    the input transform goes block by block too and V is never held whole; a backward pass, should one
-    follow, transforms the input again."""
+    block's products are still in the cache when the transform reads them. Without `keep_tiles` (inference,
+    or by default V over KEEP_TILES_BYTES) the input transform goes block by block too and V is never held
+    whole; a backward pass, should one follow, transforms the input again."""
     c, f, n = kernel.shape[2], kernel.shape[3], x.shape[3]
     tiles = tile_geometry(geometry)
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
     (top, _), (left, _) = tiles.pads
+    if keep_tiles is None:
+        keep_tiles = ALPHA * ALPHA * c * th * tw * n * x.itemsize <= KEEP_TILES_BYTES
     v = input_tiles(x, tiles, workspace) if keep_tiles else None
     columns = v.reshape(ALPHA * ALPHA, c, -1) if keep_tiles else None
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
@@ -129,10 +135,10 @@ def conv2d_winograd_forward(x, kernel, bias, geometry, workspace, relu=False, ke
     return y, (tiles, u, v, y if relu else None, None if keep_tiles else x)
 
 
-def input_tiles(x, tiles, workspace):
-    """V (6, 6, C, tiles, N) of x (C, H, W, N): every tile's input transform, in the layer's workspace."""
+def input_tiles(x, tiles, workspace, name="tiles"):
+    """V (6, 6, C, tiles, N) of x (C, H, W, N): every tile's input transform, in `workspace` under `name`."""
     (th, tw), ((top, _), (left, _)) = tiles.out_hw, tiles.pads
-    v = workspace.get("tiles", (ALPHA, ALPHA, x.shape[0], th * tw, x.shape[3]), x.dtype)
+    v = workspace.get(name, (ALPHA, ALPHA, x.shape[0], th * tw, x.shape[3]), x.dtype)
     run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x)
     return v
 
@@ -146,16 +152,20 @@ def tiles_per_block(tiles, bytes_per_tile):
 def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad, workspace):
     """Gradients (dx, dkernel, dbias) for upstream dy (F, OH, OW, N), taken through the ReLU when forward
     applied one; dx is None when not wanted. Like forward, a block of tiles at a time: each block's dM goes
-    into both products while it is in the cache."""
+    into both products while it is in the cache. Input tiles transformed again here go to scratch, and each
+    block's dV overwrites the block of V it has just read."""
     tiles, u, v, relu_output, x = cache
     c, f, n = kernel.shape[2], kernel.shape[3], dy.shape[3]
     th, tw = tiles.out_hw
     positions, count_all = ALPHA * ALPHA, th * tw
-    v = input_tiles(x, tiles, workspace) if v is None else v
+    transformed_again = v is None
+    v = input_tiles(x, tiles, scratch(), "input_tiles") if transformed_again else v
     dy = np.ascontiguousarray(dy)
     relu, y = relu_output is not None, dy if relu_output is None else relu_output
     columns = v.reshape(positions, c, count_all * n)
-    dv = scratch().get("tile_grads", (positions, c, count_all * n), dy.dtype) if input_grad else None
+    dv = None
+    if input_grad:
+        dv = columns if transformed_again else scratch().get("tile_grads", (positions, c, count_all * n), dy.dtype)
     per_block = tiles_per_block(count_all, positions * f * n * dy.itemsize)
     sums = []  # (dU, dbias) of each thread's blocks
 

@@ -37,6 +37,7 @@ HEAVY = (
                      _array(4, _I32), _I64, _I64)),
 )
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[4])  # the folder holding the clearcnn package
+HELPER_SECONDS = 300  # a share compiles in seconds; a helper still busy after this is stopped
 
 
 def is_cached(kernel, argument_types):
@@ -82,7 +83,11 @@ def compile_heavy_kernels(processes=None):
         compile_share(shares[0])
     finally:
         for helper in helpers:
-            helper.wait()
+            try:
+                helper.wait(HELPER_SECONDS)
+            except subprocess.TimeoutExpired:  # stuck: what it has not cached compiles at first call
+                helper.kill()
+                helper.wait()
     return shares[0]
 
 
