@@ -13,6 +13,7 @@ from clearcnn.explain import parse_spec, walk
 from clearcnn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, Rescaling
 from clearcnn.models import Sequential
 from clearcnn.optimizers import SGD, Adam, RMSprop
+from clearcnn.utils import set_random_seed
 
 # Wrong types and out-of-range values; none is so large that accepting it would take long.
 HOSTILE = ["3", b"3", 1.5, -1, 0, float("nan"), float("inf"), -float("inf"), True, None, [], [1, 2, 3], (1, 2, 3),
@@ -178,6 +179,9 @@ REFUSED = {
     "Input(batch_shape=5)": (lambda: Input(batch_shape=5), ["`batch_shape`", "batch_shape=5"]),
     "Rescaling(scale=inf)": (lambda: Rescaling(float("inf")), ["`scale`", "scale=inf"]),
     "GlorotUniform(seed='x')": (lambda: initializers.GlorotUniform(seed="x"), ["`seed`", "seed='x'"]),
+    "set_random_seed(-1)": (lambda: set_random_seed(-1), ["set_random_seed", "`seed`", "seed=-1"]),
+    "set_random_seed(1.5)": (lambda: set_random_seed(1.5), ["`seed`", "seed=1.5"]),
+    "set_random_seed('a')": (lambda: set_random_seed("a"), ["`seed`", "seed='a'"]),
     "Sequential(layers=5)": (lambda: Sequential(5), ["`layers`", "layers=5"]),
     "build(input_shape=5)": (lambda: Sequential([Dense(2)]).build(5), ["`input_shape`", "input_shape=5"]),
     "summary(line_length='x')": (lambda: model().summary(line_length="x"), ["`line_length`"]),
@@ -219,6 +223,7 @@ ACCEPTED = {  # what Keras 3 accepts stays accepted
     "set_weights of ints": lambda: model().set_weights([np.ones((3, 4), int), [1, 2, 3, 4], np.zeros((4, 2), int),
                                                         np.zeros(2, np.int8)]),
     "EarlyStopping(patience=np.int64(2))": lambda: EarlyStopping(patience=np.int64(2), min_delta=np.float32(0.1)),
+    "set_random_seed(np.int64(7))": lambda: set_random_seed(np.int64(7)),
 }
 
 

@@ -1,13 +1,15 @@
 """Reproducibility: one random generator behind initialisation, shuffling and dropout."""
 import numpy as np
 
+from ..errors import check_int
+
 _generator = np.random.default_rng()
 
 
 def set_random_seed(seed):
     """Make initialisation, shuffling and dropout identical from run to run (keras.utils.set_random_seed)."""
     global _generator
-    _generator = np.random.default_rng(seed)
+    _generator = np.random.default_rng(check_int(seed, "set_random_seed", "seed", "a non-negative integer such as 42"))
 
 
 def random_generator(seed=None):
