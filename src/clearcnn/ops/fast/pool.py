@@ -1,5 +1,6 @@
 """Max pooling, fast: the compiled kernels record each window's winning tap in one pass, and the gradient goes
-straight there; batches too short to vectorise over run the reference. Average pooling is the reference's."""
+straight there; an innermost axis (the batch, or the channels) too short to vectorise over runs the reference.
+Average pooling is the reference's."""
 import functools
 
 import numpy as np

@@ -56,18 +56,17 @@ def compile_share(indices):
 
 def compile_heavy_kernels(processes=None):
     """Compile the HEAVY kernels the cache lacks over `processes` processes (default: one per usable core),
-    this one included; return the indices this process compiled itself (none where the cache is warm, or where
-    sharing cannot help)."""
+    this one included. Where the cache is warm, or sharing cannot help, nothing is done here."""
     if processes is None:
         processes = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         missing = [index for index, (kernel, argument_types) in enumerate(HEAVY)
                    if not is_cached(kernel, argument_types)]
     except Exception:  # a Numba whose cache is laid out otherwise: each kernel compiles at its first call
-        return []
+        return
     processes = min(processes, len(missing))
     if processes < 2:
-        return []
+        return
     shares = [missing[first::processes] for first in range(processes)]
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (PACKAGE_ROOT,
                                                                             os.environ.get("PYTHONPATH")))))
@@ -88,7 +87,6 @@ def compile_heavy_kernels(processes=None):
             except subprocess.TimeoutExpired:  # stuck: what it has not cached compiles at first call
                 helper.kill()
                 helper.wait()
-    return shares[0]
 
 
 if __name__ == "__main__":
