@@ -1,12 +1,15 @@
 """The fast backend's banded im2col (stride-1 kernels that Winograd does not take) against the reference
 im2col: forward, ReLU fused, and every gradient, with bands of one row and of many, split over the pool or
 not, with the compiled band copies and with NumPy's."""
+import contextlib
+
 import numpy as np
 import pytest
 
 from clearcnn.ops import Geometry, get_activation
 from clearcnn.ops.fast import banded, conv, parallel
 from clearcnn.ops.fast import compiled as compiled_kernels
+from clearcnn.ops.fast import relu as fast_relu
 from clearcnn.ops.fast.workspace import NoWorkspace, Workspace
 from clearcnn.ops.reference import conv as reference
 
@@ -62,3 +65,27 @@ def test_banded_gives_the_reference_numbers(case, relu, threads, band_bytes, com
 def test_banded_is_chosen_where_the_columns_outgrow_the_cache(kernel_shape, strides, dilation, batch, chosen):
     geometry = Geometry.of((28, 28), kernel_shape[:2], (strides, strides), (dilation, dilation))
     assert conv.choose_algorithm(kernel_shape, geometry, batch) == chosen
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
+@pytest.mark.parametrize("threads", [False, True], ids=["serial", "pool"])
+def test_bias_relu_and_its_adjoint_give_numpys_numbers(dtype, bias, relu, threads, compiled, monkeypatch):
+    """fast/relu.py, compiled or not, split over the channels or not: exactly NumPy's y + bias then max(y, 0),
+    and dy * (y > 0), including at zero and for negative zero."""
+    monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 1)  # split even these small arrays
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((6, 2, 3, 5)).astype(dtype).reshape(6, -1)
+    z[0, :4] = [0, -0.0, 1e-30, -1e-30]
+    b = rng.standard_normal(6).astype(dtype) if bias else None
+    expected = z + (b[:, None] if bias else 0)
+    expected = np.maximum(expected, 0) if relu else expected
+    y = z.copy()
+    with parallel.engine_threads() if threads else contextlib.nullcontext():
+        fast_relu.add_bias_relu(y, b, relu)
+        dy = rng.standard_normal((6, 2, 3, 5)).astype(dtype)
+        dz = fast_relu.relu_adjoint(dy, y.reshape(dy.shape))
+    np.testing.assert_array_equal(y, expected)
+    assert dz.shape == (6, 30) and dz.dtype == dtype
+    np.testing.assert_array_equal(dz, dy.reshape(6, -1) * (y > 0))

@@ -1,13 +1,15 @@
 """Sequential: the article's Keras code, summary, training against NumPy worked by hand, the loops' Keras
 semantics (history, evaluate forms, batching), determinism, NaN stops and user mistakes, and a CNN that learns
 the embedded MNIST-10k digits to 97%."""
+import weakref
+
 import numpy as np
 import pytest
 
 from clearcnn import ClearCNNError
 from clearcnn.callbacks import LambdaCallback
 from clearcnn.datasets import load_mnist10k
-from clearcnn.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
+from clearcnn.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, Rescaling
 from clearcnn.models import Sequential
 from clearcnn.optimizers import SGD, Adam
 from clearcnn.utils import set_random_seed
@@ -154,7 +156,6 @@ def test_train_on_batch_is_one_sgd_step_on_the_batch_mean():
 def test_backward_stops_at_the_first_layer_with_weights():
     """Layers before the first one with trainable weights have nothing to learn: no gradient goes through them,
     and that layer skips its input gradient. Every weight still gets the same gradient."""
-    from clearcnn.layers import Rescaling
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(4, 6, 6, 1)), rng.integers(0, 3, 4)
 
@@ -179,6 +180,26 @@ def test_backward_stops_at_the_first_layer_with_weights():
     assert calls == [False]
     for a, b in zip(got, weight_gradients(plain, x), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_a_training_step_lets_go_of_every_array_its_forward_pass_made(engine_backend):
+    """As in PyTorch, backward consumes what forward kept: once a step is done, no layer output of it is still
+    alive (the caches that held them are dropped as backward passes each layer), and BatchNormalization's
+    moving statistics still move, after the optimizer's step."""
+    x, y = np.random.default_rng(3).normal(size=(8, 9, 9, 2)), np.arange(8) % 3
+    model = Sequential([Input((9, 9, 2)), Rescaling(0.5), Conv2D(4, 3, padding="same", activation="relu"),
+                        BatchNormalization(), MaxPooling2D(), Conv2D(5, 3, padding="same"), Flatten(), Dropout(0.2),
+                        Dense(3, activation="softmax")])
+    model.compile(SGD(0.1), "sparse_categorical_crossentropy")
+    outputs = []
+    for layer in model.layers:
+        layer.forward = lambda h, training=False, forward=layer.forward: \
+            outputs.append(weakref.ref(out := forward(h, training))) or out
+    moving_mean = model.layers[2].moving_mean.value.copy()
+    model.train_on_batch(x, y)
+    assert len(outputs) == len(model.layers)
+    assert [ref() is None for ref in outputs] == [True] * len(outputs)
+    assert not np.allclose(model.layers[2].moving_mean.value, moving_mean)
 
 
 def test_test_and_predict_on_batch_against_numpy():

@@ -173,8 +173,8 @@ def test_layers_around_a_channels_innermost_conv_give_the_same_numbers(follower,
         model.set_weights([np.random.default_rng(12 + i).standard_normal(w.shape).astype(np.float32) * 0.3
                            for i, w in enumerate(model.get_weights())])
         y = model.call(x, training=True)
-        model.backward(np.cos(np.arange(y.size, dtype=np.float32)).reshape(y.shape))
         assert model.layers[1]._cache[1][0] == algorithm
+        model.backward(np.cos(np.arange(y.size, dtype=np.float32)).reshape(y.shape))
         results[algorithm] = [y] + [w.grad for w in model.weights]
     for ours, expected in zip(results["winograd_nhwc"], results["im2col"]):
         np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
@@ -357,8 +357,9 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
     ((3, 3, 32, 8), 1, 1, ("winograd", "winograd_nhwc", "winograd_nhwc"), ("im2col",) * 3),
     ((3, 3, 3, 8), 1, 1, ("winograd", "winograd_nhwc", "winograd_nhwc"), ("im2col",) * 3),  # enough output channels
     ((3, 3, 32, 4), 1, 1, ("winograd", "winograd_nhwc", "winograd_nhwc"), ("im2col",) * 3),  # enough input channels
-    # 3 channels, 6 out: too few numbers to vectorise over for one image, just enough for 8
-    ((3, 3, 3, 6), 1, 1, ("winograd", "winograd", "im2col"), ("im2col",) * 3),
+    # 3 channels, 6 out: too few numbers to vectorise over for one image or for 8
+    ((3, 3, 3, 6), 1, 1, ("winograd", "im2col", "im2col"), ("im2col",) * 3),
+    ((3, 3, 1, 32), 1, 1, ("im2col",) * 3, ("im2col",) * 3),  # one input channel: products of depth 1
     ((3, 3, 32, 8), 2, 1, ("im2col",) * 3, ("im2col",) * 3),
     ((3, 3, 32, 8), 1, 2, ("im2col",) * 3, ("im2col",) * 3),  # dilated: columns of 4.7 MB at batch 64
     ((5, 5, 32, 8), 1, 1, ("banded", "im2col", "im2col"), ("banded", "im2col", "im2col")),
@@ -366,9 +367,9 @@ def test_winograd_matches_torch_in_float32(case, force_winograd):
     ((5, 5, 64, 8), 1, 1, ("banded", "im2col", "im2col"), ("banded", "im2col", "im2col")),  # 26 MB at batch 64
 ])
 def test_choose_algorithm(kernel_shape, strides, dilation, compiled_choices, numpy_choices, compiled):
-    """Winograd only with the compiled transforms (NumPy's are slower than im2col), vectorised over channels
-    below 16 images where there are enough of them; banded im2col where the whole image's columns would be many
-    times the cache (8 MB)."""
+    """Winograd only with the compiled transforms (NumPy's are slower than im2col) and more than one input
+    channel, vectorised over channels below 16 images where there are enough of them; banded im2col where the
+    whole image's columns would be many times the cache (8 MB)."""
     geometry = Geometry.of((12, 12), kernel_shape[:2], (strides, strides), (dilation, dilation))
     expected = compiled_choices if compiled else numpy_choices
     assert tuple(conv.choose_algorithm(kernel_shape, geometry, batch) for batch in (64, 8, 1)) == expected
@@ -394,6 +395,33 @@ def test_pool_matmul_equals_numpy(shapes, monkeypatch):
     np.testing.assert_allclose(ours, a @ b, atol=1e-12)
     assert same is out
     np.testing.assert_allclose(out, a @ b, atol=1e-12)
+
+
+@needs_pool
+@pytest.mark.parametrize("shapes, axis", [
+    (((512, 2304), (2304, 8)), "rows"),  # a batch of 8's dense layer: little arithmetic, 4.7 MB of weights to read
+    (((8, 2304), (2304, 512)), "columns"),
+    (((27, 8192), (8192, 32)), "depth"),  # a 3x3 RGB convolution's kernel gradient at batch 8: a small result of
+    # a long sum
+])
+def test_pool_matmul_splits_products_bound_by_memory_or_by_a_long_sum(shapes, axis, monkeypatch):
+    """Products of too little arithmetic for MIN_PART_FLOPS still go to two threads or more, along the axis
+    that has the work: one that reads many numbers, or the shared axis when the result is small."""
+    splits, real_run = [], parallel.run
+    monkeypatch.setattr(parallel, "run", lambda function, count, grain=1:
+                        splits.append(count / grain) or real_run(function, count, grain))
+    rng = np.random.default_rng(2)
+    a, b = (rng.standard_normal(shape).astype(np.float32) for shape in shapes)
+    assert 2.0 * a.shape[0] * a.shape[1] * b.shape[1] < 2 * parallel.MIN_PART_FLOPS  # one part's worth by flops
+    with parallel.engine_threads():
+        ours = parallel.matmul(a, b)
+    assert len(splits) == 1 and splits[0] >= 2
+    count = {"rows": a.shape[0], "columns": b.shape[1], "depth": a.shape[1]}[axis]
+    assert count / splits[0] == pytest.approx(parallel.part_grain(*{
+        "rows": (2.0 * a.shape[1] * b.shape[1], a.shape[1] + b.shape[1]),
+        "columns": (2.0 * a.shape[0] * a.shape[1], a.shape[0] + a.shape[1]),
+        "depth": (2.0 * a.shape[0] * b.shape[1], a.shape[0] + b.shape[1])}[axis]))
+    np.testing.assert_allclose(ours, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
 
 
 @needs_pool

@@ -133,6 +133,10 @@ class Layer:
     def _cache(self, value):
         self._per_thread.cache = value
 
+    def forget(self):
+        """Let go of what the last forward pass on this thread kept for backward."""
+        self._per_thread.cache = None
+
     def forward(self, x, training=False):
         """Internal-layout forward pass; keeps what backward needs."""
         return x

@@ -134,6 +134,12 @@ class BatchNormalization(Layer):
             self.beta.grad = dbeta
         return dx
 
+    def forget(self):
+        """Let go of what backward needed; the batch's statistics stay until apply_state_updates."""
+        cache = self._cache
+        if cache is not None:
+            self._cache = (None, cache[1])
+
     def apply_state_updates(self):
         """Move the moving statistics towards the statistics of this thread's last training-mode batch (once)."""
         cache = self._cache

@@ -191,12 +191,16 @@ class Sequential(Trainer):
         """Backpropagate the loss's gradient with respect to call's output (public layout), filling each
         weight's `.grad`. The gradient goes back only as far as the first layer with trainable weights: the
         layers before it (Rescaling, augmentation) have nothing to learn, and that layer skips its input
-        gradient."""
+        gradient. As in PyTorch, backward consumes what forward kept: each layer lets go of it as soon as its
+        own backward is done, so a step's peak memory holds only the layers not yet reached."""
         dy = swap_batch_axis(dy)
         first = next((i for i, layer in enumerate(self._layers) if layer.trainable_weights), len(self._layers))
         with ops.batch_scope(dy.shape[-1]):
             for index in range(len(self._layers) - 1, first - 1, -1):
                 dy = self._layers[index].backward(dy, input_grad=index > first)
+                self._layers[index].forget()
+        for layer in self._layers[:first]:
+            layer.forget()
 
     def layer_outputs(self, x):
         """(layer, its output) for every layer in order, for batch `x` in inference mode, public layout."""

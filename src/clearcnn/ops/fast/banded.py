@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from . import compiled, parallel
+from .relu import relu_adjoint
 from .workspace import scratch
 
 BAND_BYTES = 256 * 1024  # one band's columns: well inside a core's L2 cache, beside the band's output
@@ -81,12 +82,12 @@ def banded_backward(dy, kernel, state, geometry, input_grad, workspace):
     xp, relu_output = state
     kh, kw, c, f = kernel.shape
     (dh, dw), (oh, ow), n = geometry.dilation, geometry.out_hw, dy.shape[3]
-    dy = np.ascontiguousarray(dy) if relu_output is None else dy * (relu_output > 0)
+    dy = np.ascontiguousarray(dy) if relu_output is None else relu_adjoint(dy, relu_output).reshape(dy.shape)
     rows = _band_rows(kh * kw * c, ow, n, dy.itemsize, oh)
     kernel_rows = kernel.reshape(kh * kw * c, f)
     accumulate = np.float64 if dy.dtype == np.float64 else np.float32
     dxp = np.zeros((c, *geometry.padded_hw, n), dy.dtype) if input_grad else None
-    dkernels, lock = [], threading.Lock()
+    dkernels, lock = {}, threading.Lock()
 
     def compute(start, stop):
         space = scratch()
@@ -106,13 +107,14 @@ def banded_backward(dy, kernel, state, geometry, input_grad, workspace):
                 np.matmul(kernel_rows, dy_band, out=cols.reshape(kh * kw * c, -1))  # the columns' gradient
                 _scatter_add(cols, y0, first, dh, dw, dx_rows)
         with lock:
-            dkernels.append(dkernel)
+            dkernels[start] = dkernel
             if input_grad:
                 dxp[:, first:last + reach] += dx_rows
 
     flops = 4.0 * f * kh * kw * c * rows * ow * n
     parallel.run(compute, -(-oh // rows), grain=parallel.MIN_PART_FLOPS / flops)
-    dkernel = sum(dkernels[1:], dkernels[0]).astype(dy.dtype, copy=False).reshape(kernel.shape)
+    parts = [dkernels[start] for start in sorted(dkernels)]  # added in order: the same numbers every time
+    dkernel = sum(parts[1:], parts[0]).astype(dy.dtype, copy=False).reshape(kernel.shape)
     dx = None
     if input_grad:
         dx = np.ascontiguousarray(geometry.unpad(dxp)) if geometry.is_padded() else dxp

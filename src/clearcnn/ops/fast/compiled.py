@@ -20,7 +20,7 @@ _kernels = None
 
 
 def kernels(length=None):
-    """The kernel families (.bands, .winograd, .pool, .optimizers, .normalization), or None when Numba is
+    """The kernel families (.bands, .winograd, .pool, .optimizers, .normalization, .relu), or None when Numba is
     missing or failed to load, or when `length`, the axis the kernels would vectorise over (images, or channels),
     is under MIN_BATCH."""
     global enabled, _kernels
@@ -28,12 +28,13 @@ def kernels(length=None):
         return None
     if _kernels is None:
         try:
-            from .jit import bands, normalization, optimizers, pool, precompile, winograd
+            from .jit import bands, normalization, optimizers, pool, precompile, relu, winograd
             precompile.compile_heavy_kernels(compile_processes)
         except Exception as error:  # e.g. a Numba that does not match this NumPy: carry on in NumPy, and say so
             enabled = False
             warnings.warn(f"clearcnn: the compiled kernels could not be loaded ({type(error).__name__}: {error}); "
                           f"running the NumPy kernels instead.", RuntimeWarning, stacklevel=2)
             return None
-        _kernels = SimpleNamespace(bands=bands, winograd=winograd, pool=pool, optimizers=optimizers, normalization=normalization)
+        _kernels = SimpleNamespace(bands=bands, winograd=winograd, pool=pool, optimizers=optimizers,
+                                       normalization=normalization, relu=relu)
     return _kernels

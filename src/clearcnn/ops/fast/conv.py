@@ -14,6 +14,7 @@ import numpy as np
 
 from . import banded, compiled, winograd
 from .parallel import matmul, run_over_channels
+from .relu import add_bias_relu, relu_adjoint
 from .workspace import NoWorkspace, scratch
 
 CACHE_BLOCK_BYTES = 512 * 1024  # about half of a core's L2 cache
@@ -24,18 +25,20 @@ BANDED_FROM_BYTES = 8 << 20  # whole-image columns many times a core's L2 cache:
 
 
 def choose_algorithm(kernel_shape, geometry, batch):
-    """"winograd" where it applies and its compiled transforms have a batch of WINOGRAD_BATCH_FROM images to
-    vectorise over, else "winograd_nhwc" where the input or output channels are long enough instead, else
-    "winograd" where the batch is long enough at all; "banded" for other stride-1 kernels (but 1x1) whose
-    columns would outgrow the cache; else "im2col"."""
-    if winograd.winograd_applies(kernel_shape, geometry):
+    """"winograd" where it applies to an input of several channels and its compiled transforms have a batch of
+    WINOGRAD_BATCH_FROM images to vectorise over, else "winograd_nhwc" where the input or output channels are
+    long enough instead; "banded" for other stride-1 kernels (but 1x1) whose columns would outgrow the cache;
+    else "im2col".
+
+    Winograd's 36 products per tile have the input's channels as their depth: for one channel each is an outer
+    product, bound by writing its result, and im2col's single product of depth 9 wins. A few images of a few
+    channels (an RGB input's first layer at batch 8) give neither vectorisation enough numbers to work on."""
+    kh, kw, c, _ = kernel_shape
+    if winograd.winograd_applies(kernel_shape, geometry) and c > 1:
         if batch >= WINOGRAD_BATCH_FROM and compiled.kernels(batch):
             return "winograd"
         if compiled.kernels(max(kernel_shape[2:])):
             return "winograd_nhwc"
-        if compiled.kernels(batch):
-            return "winograd"
-    kh, kw, c, _ = kernel_shape
     columns_bytes = 4 * kh * kw * c * geometry.out_hw[0] * geometry.out_hw[1] * batch
     if banded.applies(geometry) and kh * kw > 1 and columns_bytes > BANDED_FROM_BYTES:
         return "banded"
@@ -52,10 +55,7 @@ def im2col_forward(x, kernel, bias, geometry, workspace, relu=False):
     run_over_channels(lambda start, stop: np.copyto(columns[:, :, start:stop], windows[:, :, start:stop]), x,
                       passes=kh * kw)
     y = matmul(kernel.reshape(kh * kw * c, f).T, cols)
-    if bias is not None:
-        y += bias[:, None]
-    if relu:
-        np.maximum(y, 0, out=y)
+    add_bias_relu(y, bias, relu)
     return y.reshape(f, oh, ow, n), (cols, y if relu else None)
 
 
@@ -64,9 +64,7 @@ def im2col_backward(dy, kernel, state, geometry, input_grad, workspace):
     cols, relu_output = state
     kh, kw, c, f = kernel.shape
     (oh, ow), n = geometry.out_hw, dy.shape[3]
-    dy2 = np.ascontiguousarray(dy).reshape(f, oh * ow * n)
-    if relu_output is not None:
-        dy2 = dy2 * (relu_output.reshape(dy2.shape) > 0)
+    dy2 = np.ascontiguousarray(dy).reshape(f, oh * ow * n) if relu_output is None else relu_adjoint(dy, relu_output)
     dkernel = matmul(cols, dy2.T).reshape(kernel.shape)
     dbias = dy2.sum(axis=1)
     dx = None

@@ -135,22 +135,45 @@ def run_over_channels(function, array, passes=1):
     run(function, array.shape[0], grain=MIN_PART_ITEMS * array.shape[0] / max(array.size * passes, 1))
 
 
+def part_grain(flops, numbers):
+    """The fewest units of work per part, for units of `flops` each that read or write `numbers` numbers of
+    their own: a part is worth handing over when it has MIN_PART_FLOPS of arithmetic or MIN_PART_ITEMS of
+    memory traffic. A product of a few columns (a small batch's dense layer) is bound by reading its matrix,
+    not by its arithmetic, and gains from two cores' memory bandwidth all the same."""
+    return min(MIN_PART_FLOPS / max(flops, 1.0), MIN_PART_ITEMS / max(numbers, 1))
+
+
 def matmul(a, b, out=None):
     """a @ b for two 2-D matrices or two stacks of them (S, ., .), split over the stack, or else over the
-    longer of a's rows and b's columns, in parts of at least MIN_PART_FLOPS."""
+    longer of a's rows and b's columns, in parts worth handing over (part_grain)."""
     if not active():  # one thread: BLAS's own, as plain NumPy (the checks below cost more than small products)
         return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
                        np.result_type(a, b))
-    flops = max(2.0 * a.shape[-2] * a.shape[-1] * b.shape[-1], 1.0)
+    (m, k), n = a.shape[-2:], b.shape[-1]
     if a.ndim == 3:
         run(lambda start, stop: np.matmul(a[start:stop], b[start:stop], out=out[start:stop]), a.shape[0],
-            grain=MIN_PART_FLOPS / flops)
-    elif b.shape[1] >= a.shape[0]:
-        run(lambda start, stop: np.matmul(a, b[:, start:stop], out=out[:, start:stop]), b.shape[1],
-            grain=MIN_PART_FLOPS * b.shape[1] / flops)
+            grain=part_grain(2.0 * m * k * n, m * k + k * n + m * n))
+    elif n >= m and n >= 2 * (grain := part_grain(2.0 * m * k, k + m)):
+        run(lambda start, stop: np.matmul(a, b[:, start:stop], out=out[:, start:stop]), n, grain=grain)
+    elif m > n and m >= 2 * (grain := part_grain(2.0 * k * n, k + n)):
+        run(lambda start, stop: np.matmul(a[start:stop], b, out=out[start:stop]), m, grain=grain)
+    elif k >= 2 * (grain := part_grain(2.0 * m * n, m + n)):
+        _matmul_over_depth(a, b, out, grain)
     else:
-        run(lambda start, stop: np.matmul(a[start:stop], b, out=out[start:stop]), a.shape[0],
-            grain=MIN_PART_FLOPS * a.shape[0] / flops)
+        np.matmul(a, b, out=out)
     return out
+
+
+def _matmul_over_depth(a, b, out, grain):
+    """a @ b as the sum of the products of parts of the axis they share: for a small result of a long sum (a
+    convolution's kernel gradient, summed over every position of every image), which splits no other way.
+    The parts are added in order, so a given number of threads always gives the same numbers."""
+    partials = {}
+    run(lambda start, stop: partials.__setitem__(start, np.matmul(a[:, start:stop], b[start:stop])), a.shape[1],
+        grain=grain)
+    first, *others = (partials[start] for start in sorted(partials))
+    np.copyto(out, first)
+    for partial in others:
+        out += partial

@@ -1,0 +1,32 @@
+"""Bias and ReLU after a convolution's product, and ReLU's adjoint before its gradients' products, on (F, M)
+arrays, one row per output channel: compiled and split over the channels where the kernels run (jit/relu.py),
+NumPy's passes otherwise."""
+import numpy as np
+
+from . import compiled
+from .parallel import run_over_channels
+
+
+def add_bias_relu(y, bias, relu):
+    """y (F, M) += bias, then max(y, 0) when `relu`, in place."""
+    kernels = compiled.kernels()
+    if kernels is None:
+        if bias is not None:
+            y += bias[:, None]
+        if relu:
+            np.maximum(y, 0, out=y)
+    elif bias is not None or relu:
+        bias = np.zeros(len(y), y.dtype) if bias is None else bias
+        run_over_channels(lambda start, stop: kernels.relu.add_bias_relu(y, bias, relu, start, stop), y)
+
+
+def relu_adjoint(dy, relu_output):
+    """dy where ReLU's output is positive, else 0, as a new (F, M) array: F channels, one row each."""
+    dy, relu_output = dy.reshape(len(dy), -1), relu_output.reshape(len(dy), -1)
+    kernels = compiled.kernels()
+    if kernels is None:
+        return dy * (relu_output > 0)
+    dz = np.empty(dy.shape, dy.dtype)
+    run_over_channels(lambda start, stop: kernels.relu.relu_adjoint(dy, relu_output, dz, start, stop), dz,
+                      passes=3)
+    return dz
