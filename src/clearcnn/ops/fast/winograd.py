@@ -56,6 +56,10 @@ BLOCK_BYTES = 1 << 20  # a block's products, kept within a core's L2 cache
 # it, V would outweigh the memory of the rest of the network, so only the input is kept, and backward
 # transforms it again into shared scratch, where dV then overwrites it.
 KEEP_TILES_BYTES = 32 << 20
+# A tile transform does a 6-point transform along each axis of each tile, and the tiles overlap: some six
+# multiply-adds for each number it reads or writes, where run_over_channels counts one pass. So its parts may
+# hold six times fewer numbers, and one image's or a few images' transforms split over the threads too.
+TRANSFORM_PASSES = ALPHA
 KRON_G = np.kron(G, G)  # (36, 9): the kernel transform G g G^T on g flattened (kernel_tiles)
 
 
@@ -139,7 +143,8 @@ def input_tiles(x, tiles, workspace, name="tiles"):
     """V (6, 6, C, tiles, N) of x (C, H, W, N): every tile's input transform, in `workspace` under `name`."""
     (th, tw), ((top, _), (left, _)) = tiles.out_hw, tiles.pads
     v = workspace.get(name, (ALPHA, ALPHA, x.shape[0], th * tw, x.shape[3]), x.dtype)
-    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x)
+    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x,
+                      passes=TRANSFORM_PASSES)
     return v
 
 
@@ -191,7 +196,8 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad, workspace)
         (top, _), (left, _) = tiles.pads
         dx = np.empty((c, *tiles.in_hw, n), dy.dtype)
         dv = dv.reshape(ALPHA, ALPHA, c, th, tw, n)
-        run_over_channels(lambda start, stop: transforms().input_tiles_adjoint(dv, top, left, dx, start, stop), dx)
+        run_over_channels(lambda start, stop: transforms().input_tiles_adjoint(dv, top, left, dx, start, stop), dx,
+                          passes=TRANSFORM_PASSES)
     return dx, dkernel, dbias
 
 
@@ -216,7 +222,8 @@ def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace, relu=Fals
     (top, _), (left, _) = tiles.pads
     x = swap_batch_axis(x)
     v = workspace.get("tiles", (ALPHA, ALPHA, n, th * tw, c), x.dtype)
-    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x)
+    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x,
+                      passes=TRANSFORM_PASSES)
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
     m = matmul(v.reshape(ALPHA * ALPHA, -1, c), u, out=scratch().get("products", (ALPHA * ALPHA, n * th * tw, f),
                                                                       x.dtype))
@@ -224,7 +231,8 @@ def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace, relu=Fals
         m[BIAS_POSITION] += bias
     m, no_bias = m.reshape(ALPHA, ALPHA, n, th * tw, f), np.zeros(n, x.dtype)
     y = np.empty((n, oh, ow, f), x.dtype)
-    run_over_channels(lambda start, stop: transforms().output_tiles(m, no_bias, relu, 0, y, start, stop), y)
+    run_over_channels(lambda start, stop: transforms().output_tiles(m, no_bias, relu, 0, y, start, stop), y,
+                      passes=TRANSFORM_PASSES)
     return np.swapaxes(y, 0, -1), (tiles, u, v, y if relu else None)
 
 
@@ -239,7 +247,8 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad, works
     dm = scratch().get("products", (ALPHA, ALPHA, n, th * tw, f), dy.dtype)
     sums_per_image = np.empty(n, dy.dtype)  # not the bias gradient here: that is read off dM[1, 1] below
     run_over_channels(lambda start, stop: transforms().output_tiles_adjoint(dy, y, relu, 0, dm, sums_per_image,
-                                                                         start, stop), dy)
+                                                                         start, stop), dy,
+                      passes=TRANSFORM_PASSES)
     dm = dm.reshape(positions, -1, f)
     dbias = dm[BIAS_POSITION].sum(axis=0)
     dkernel = kernel_tiles_adjoint(matmul(v.reshape(positions, -1, c).transpose(0, 2, 1), dm))
@@ -249,7 +258,8 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad, works
         (top, _), (left, _) = tiles.pads
         dx = np.empty((n, *tiles.in_hw, c), dy.dtype)
         dv = dv.reshape(ALPHA, ALPHA, n, th, tw, c)
-        run_over_channels(lambda start, stop: transforms().input_tiles_adjoint(dv, top, left, dx, start, stop), dx)
+        run_over_channels(lambda start, stop: transforms().input_tiles_adjoint(dv, top, left, dx, start, stop), dx,
+                          passes=TRANSFORM_PASSES)
         dx = np.swapaxes(dx, 0, -1)
     return dx, dkernel, dbias
 
