@@ -31,7 +31,7 @@ import numpy as np
 from ..geometry import Geometry
 from ..layout import swap_batch_axis
 from . import compiled, parallel
-from .parallel import matmul, run, run_over_channels
+from .parallel import run, run_over_channels
 from .workspace import scratch
 
 B_T = np.array([[4, 0, -5, 0, 1, 0],
@@ -215,53 +215,71 @@ BIAS_POSITION = ALPHA + 1  # (1, 1), flattened
 
 
 def conv2d_winograd_nhwc_forward(x, kernel, bias, geometry, workspace, relu=False):
-    """conv2d_winograd_forward's result, computed with channels innermost."""
+    """conv2d_winograd_forward's result, computed with channels innermost. Each thread takes a run of images
+    through all three steps (input tiles, products, output tiles), one handing over per call rather than one per
+    step."""
     c, f, n = kernel.shape[2], kernel.shape[3], x.shape[3]
     tiles = tile_geometry(geometry)
     (th, tw), (oh, ow) = tiles.out_hw, geometry.out_hw
     (top, _), (left, _) = tiles.pads
     x = swap_batch_axis(x)
     v = workspace.get("tiles", (ALPHA, ALPHA, n, th * tw, c), x.dtype)
-    run_over_channels(lambda start, stop: transforms().input_tiles(x, top, left, tw, 0, v, start, stop), x,
-                      passes=TRANSFORM_PASSES)
     u = workspace.reuse("kernel_tiles", kernel_tiles, kernel)
-    m = matmul(v.reshape(ALPHA * ALPHA, -1, c), u, out=scratch().get("products", (ALPHA * ALPHA, n * th * tw, f),
-                                                                      x.dtype))
-    if bias is not None:
-        m[BIAS_POSITION] += bias
-    m, no_bias = m.reshape(ALPHA, ALPHA, n, th * tw, f), np.zeros(n, x.dtype)
     y = np.empty((n, oh, ow, f), x.dtype)
-    run_over_channels(lambda start, stop: transforms().output_tiles(m, no_bias, relu, 0, y, start, stop), y,
-                      passes=TRANSFORM_PASSES)
+
+    def images(start, stop):
+        transforms().input_tiles(x, top, left, tw, 0, v, start, stop)
+        count = (stop - start) * th * tw
+        m = np.matmul(v[:, :, start:stop].reshape(ALPHA * ALPHA, count, c), u,
+                      out=scratch().get("products", (ALPHA * ALPHA, count, f), x.dtype))
+        if bias is not None:
+            m[BIAS_POSITION] += bias
+        m = m.reshape(ALPHA, ALPHA, stop - start, th * tw, f)
+        transforms().output_tiles(m, np.zeros(stop - start, x.dtype), relu, 0, y[start:stop], 0, stop - start)
+
+    run(images, n, grain=images_per_part(th * tw, c, f))
     return np.swapaxes(y, 0, -1), (tiles, u, v, y if relu else None)
 
 
 def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad, workspace):
-    """conv2d_winograd_backward's gradients, for conv2d_winograd_nhwc_forward's cache."""
+    """conv2d_winograd_backward's gradients, for conv2d_winograd_nhwc_forward's cache; a run of images per
+    thread, as forward, each thread's dU and bias gradient added at the end, in order."""
     tiles, u, v, relu_output = cache
     c, f, n = kernel.shape[2], kernel.shape[3], dy.shape[3]
     th, tw = tiles.out_hw
+    (top, _), (left, _) = tiles.pads
     positions = ALPHA * ALPHA
     dy = swap_batch_axis(dy)
     relu, y = relu_output is not None, dy if relu_output is None else relu_output
-    dm = scratch().get("products", (ALPHA, ALPHA, n, th * tw, f), dy.dtype)
-    sums_per_image = np.empty(n, dy.dtype)  # not the bias gradient here: that is read off dM[1, 1] below
-    run_over_channels(lambda start, stop: transforms().output_tiles_adjoint(dy, y, relu, 0, dm, sums_per_image,
-                                                                         start, stop), dy,
-                      passes=TRANSFORM_PASSES)
-    dm = dm.reshape(positions, -1, f)
-    dbias = dm[BIAS_POSITION].sum(axis=0)
-    dkernel = kernel_tiles_adjoint(matmul(v.reshape(positions, -1, c).transpose(0, 2, 1), dm))
-    dx = None
-    if input_grad:
-        dv = matmul(dm, u.transpose(0, 2, 1), out=scratch().get("tile_grads", (positions, n * th * tw, c), dy.dtype))
-        (top, _), (left, _) = tiles.pads
-        dx = np.empty((n, *tiles.in_hw, c), dy.dtype)
-        dv = dv.reshape(ALPHA, ALPHA, n, th, tw, c)
-        run_over_channels(lambda start, stop: transforms().input_tiles_adjoint(dv, top, left, dx, start, stop), dx,
-                          passes=TRANSFORM_PASSES)
-        dx = np.swapaxes(dx, 0, -1)
-    return dx, dkernel, dbias
+    dx = np.empty((n, *tiles.in_hw, c), dy.dtype) if input_grad else None
+    sums = {}  # (dU, dbias) of each run of images, by its first image
+
+    def images(start, stop):
+        count = (stop - start) * th * tw
+        dm = scratch().get("products", (ALPHA, ALPHA, stop - start, th * tw, f), dy.dtype)
+        sums_per_image = np.empty(stop - start, dy.dtype)  # not the bias gradient: that is dM[1, 1]'s sum
+        transforms().output_tiles_adjoint(dy[start:stop], y[start:stop], relu, 0, dm, sums_per_image, 0,
+                                          stop - start)
+        dm = dm.reshape(positions, count, f)
+        du = np.matmul(v[:, :, start:stop].reshape(positions, count, c).transpose(0, 2, 1), dm)
+        sums[start] = (du, dm[BIAS_POSITION].sum(axis=0))
+        if input_grad:
+            dv = np.matmul(dm, u.transpose(0, 2, 1), out=scratch().get("tile_grads", (positions, count, c), dy.dtype))
+            dv = dv.reshape(ALPHA, ALPHA, stop - start, th, tw, c)
+            transforms().input_tiles_adjoint(dv, top, left, dx[start:stop], 0, stop - start)
+
+    run(images, n, grain=images_per_part(th * tw, c, f, passes=2 + input_grad))
+    parts = [sums[start] for start in sorted(sums)]
+    dkernel = kernel_tiles_adjoint(sum((du for du, _ in parts[1:]), parts[0][0]))
+    dbias = sum((db for _, db in parts[1:]), parts[0][1])
+    return (None if dx is None else np.swapaxes(dx, 0, -1)), dkernel, dbias
+
+
+def images_per_part(tiles, c, f, passes=1):
+    """The grain of a run over images for one image's `tiles` tiles: its products' arithmetic (36 of C by F per
+    tile, `passes` times) or its transforms' numbers, whichever is worth handing over first."""
+    return parallel.part_grain(2.0 * passes * ALPHA * ALPHA * tiles * c * f,
+                               TRANSFORM_PASSES * passes * ALPHA * ALPHA * tiles * (c + f))
 
 
 # --- the four tile transforms ---------------------------------------------------------------------
