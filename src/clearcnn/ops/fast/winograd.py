@@ -172,7 +172,7 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad, workspace)
     if input_grad:
         dv = columns if transformed_again else scratch().get("tile_grads", (positions, c, count_all * n), dy.dtype)
     per_block = tiles_per_block(count_all, positions * f * n * dy.itemsize)
-    sums = []  # (dU, dbias) of each thread's blocks
+    sums = {}  # (dU, dbias) of each thread's blocks, by its first block
 
     def gradients_of_blocks(first_block, stop_block):
         du, dbias = np.zeros((positions, c, f), dy.dtype), np.zeros(f, dy.dtype)
@@ -186,11 +186,10 @@ def conv2d_winograd_backward(dy, kernel, cache, geometry, input_grad, workspace)
             dbias += block_bias
             if input_grad:
                 np.matmul(u, dm, out=dv[:, :, part])
-        sums.append((du, dbias))
+        sums[first_block] = (du, dbias)
 
     run(gradients_of_blocks, -(-count_all // per_block))
-    dkernel = kernel_tiles_adjoint(sum(du for du, _ in sums))
-    dbias = sum(db for _, db in sums)
+    dkernel, dbias = added_in_order(sums)
     dx = None
     if input_grad:
         (top, _), (left, _) = tiles.pads
@@ -269,10 +268,16 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad, works
             transforms().input_tiles_adjoint(dv, top, left, dx[start:stop], 0, stop - start)
 
     run(images, n, grain=images_per_part(th * tw, c, f, passes=2 + input_grad))
-    parts = [sums[start] for start in sorted(sums)]
-    dkernel = kernel_tiles_adjoint(sum((du for du, _ in parts[1:]), parts[0][0]))
-    dbias = sum((db for _, db in parts[1:]), parts[0][1])
+    dkernel, dbias = added_in_order(sums)
     return (None if dx is None else np.swapaxes(dx, 0, -1)), dkernel, dbias
+
+
+def added_in_order(sums):
+    """(dkernel, dbias) from each part's (dU, dbias), keyed by where the part starts: added in that order, so
+    that a given number of threads always gives the same numbers."""
+    parts = [sums[start] for start in sorted(sums)]
+    du, dbias = (sum(values[1:], values[0]) for values in zip(*parts))
+    return kernel_tiles_adjoint(du), dbias
 
 
 def images_per_part(tiles, c, f, passes=1):
