@@ -2,6 +2,8 @@
 im2col: forward, ReLU fused, and every gradient, with bands of one row and of many, split over the pool or
 not, with the compiled band copies and with NumPy's."""
 import contextlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -89,3 +91,23 @@ def test_bias_relu_and_its_adjoint_give_numpys_numbers(dtype, bias, relu, thread
     np.testing.assert_array_equal(y, expected)
     assert dz.shape == (6, 30) and dz.dtype == dtype
     np.testing.assert_array_equal(dz, dy.reshape(6, -1) * (y > 0))
+
+
+ONE_IMAGE = """
+import sys
+import numpy as np
+from clearcnn import ops
+from clearcnn.presets import build_preset
+ops.set_backend("fast")
+model = build_preset("seed")
+model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
+print("numba" in sys.modules)
+"""
+
+
+@pytest.mark.skipif(not compiled_kernels.AVAILABLE, reason="Numba is not installed")
+def test_one_image_through_the_tutorials_network_needs_no_numba():
+    """Its arrays are too small for the compiled kernels to pay (fast/relu.py, pooling over a batch of one):
+    predicting one image neither imports Numba nor loads its kernels, which would cost 100 MB and more."""
+    result = subprocess.run([sys.executable, "-c", ONE_IMAGE], capture_output=True, text=True, check=True)
+    assert result.stdout.split()[-1] == "False"

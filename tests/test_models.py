@@ -202,6 +202,24 @@ def test_a_training_step_lets_go_of_every_array_its_forward_pass_made(engine_bac
     assert not np.allclose(model.layers[2].moving_mean.value, moving_mean)
 
 
+def test_backward_without_its_forward_pass_is_a_clear_error():
+    """Each forward pass serves one backward pass, as in PyTorch: a second backward, or one before any forward,
+    says so instead of failing inside a layer."""
+    x = np.random.default_rng(4).normal(size=(2, 6, 6, 1))
+    model = Sequential([Input((6, 6, 1)), Conv2D(2, 3), Flatten(), Dense(3)])
+    with pytest.raises(ClearCNNError, match="backward needs a forward pass"):
+        model.backward(np.ones((2, 3), np.float32))
+    y = model.call(model.check_input(x), training=True)
+    model.backward(np.ones_like(y))
+    first = [w.grad.copy() for w in model.trainable_weights]
+    with pytest.raises(ClearCNNError, match="each forward pass serves one backward pass"):
+        model.backward(np.ones_like(y))
+    model.call(model.check_input(x), training=True)
+    model.backward(np.ones_like(y))
+    for again, once in zip([w.grad for w in model.trainable_weights], first, strict=True):
+        np.testing.assert_array_equal(again, once)
+
+
 def test_test_and_predict_on_batch_against_numpy():
     x, y = data()
     model = small_classifier()

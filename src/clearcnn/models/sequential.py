@@ -5,6 +5,7 @@ the files in clearcnn/saving/.
 """
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class Sequential(Trainer):
         self.input_layer = None
         self.built = False
         self.metadata = {}  # JSON-friendly facts saved with the model, e.g. class_names for the CLI
+        self._forward_kept = threading.local()  # .done: this thread's layers hold a forward pass for backward
         super().__init__()
         for layer in listed:
             self.add(layer)
@@ -185,6 +187,7 @@ class Sequential(Trainer):
         with ops.batch_scope(len(x)):
             for layer in self._layers:
                 h = layer.forward(h, training)
+        self._forward_kept.done = True
         return swap_batch_axis(h)
 
     def backward(self, dy):
@@ -193,6 +196,11 @@ class Sequential(Trainer):
         layers before it (Rescaling, augmentation) have nothing to learn, and that layer skips its input
         gradient. As in PyTorch, backward consumes what forward kept: each layer lets go of it as soon as its
         own backward is done, so a step's peak memory holds only the layers not yet reached."""
+        if not getattr(self._forward_kept, "done", False):
+            raise ClearCNNError(f"{self.where}: backward needs a forward pass (call) on this thread before it, and "
+                                f"each forward pass serves one backward pass: its arrays are let go as backward "
+                                f"goes.")
+        self._forward_kept.done = False
         dy = swap_batch_axis(dy)
         first = next((i for i, layer in enumerate(self._layers) if layer.trainable_weights), len(self._layers))
         with ops.batch_scope(dy.shape[-1]):

@@ -1,15 +1,20 @@
 """Bias and ReLU after a convolution's product, and ReLU's adjoint before its gradients' products, on (F, M)
 arrays, one row per output channel: compiled and split over the channels where the kernels run (jit/relu.py),
-NumPy's passes otherwise."""
+NumPy's passes otherwise, and for arrays of fewer than MIN_PART_ITEMS numbers, which stay in the cache between
+NumPy's passes and cost less than a call into compiled code (one image's layers, which then need no Numba)."""
 import numpy as np
 
-from . import compiled
+from . import compiled, parallel
 from .parallel import run_over_channels
+
+
+def _kernels(array):
+    return compiled.kernels() if array.size >= parallel.MIN_PART_ITEMS else None
 
 
 def add_bias_relu(y, bias, relu):
     """y (F, M) += bias, then max(y, 0) when `relu`, in place."""
-    kernels = compiled.kernels()
+    kernels = _kernels(y)
     if kernels is None:
         if bias is not None:
             y += bias[:, None]
@@ -23,7 +28,7 @@ def add_bias_relu(y, bias, relu):
 def relu_adjoint(dy, relu_output):
     """dy where ReLU's output is positive, else 0, as a new (F, M) array: F channels, one row each."""
     dy, relu_output = dy.reshape(len(dy), -1), relu_output.reshape(len(dy), -1)
-    kernels = compiled.kernels()
+    kernels = _kernels(dy)
     if kernels is None:
         return dy * (relu_output > 0)
     dz = np.empty(dy.shape, dy.dtype)
