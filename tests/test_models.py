@@ -185,7 +185,7 @@ def test_backward_stops_at_the_first_layer_with_weights():
 def test_a_training_step_lets_go_of_every_array_its_forward_pass_made(engine_backend):
     """As in PyTorch, backward consumes what forward kept: once a step is done, no layer output of it is still
     alive (the caches that held them are dropped as backward passes each layer), and BatchNormalization's
-    moving statistics still move, after the optimizer's step."""
+    moving statistics still move, after the optimizer's step. A prediction keeps nothing at all."""
     x, y = np.random.default_rng(3).normal(size=(8, 9, 9, 2)), np.arange(8) % 3
     model = Sequential([Input((9, 9, 2)), Rescaling(0.5), Conv2D(4, 3, padding="same", activation="relu"),
                         BatchNormalization(), MaxPooling2D(), Conv2D(5, 3, padding="same"), Flatten(), Dropout(0.2),
@@ -200,6 +200,10 @@ def test_a_training_step_lets_go_of_every_array_its_forward_pass_made(engine_bac
     assert len(outputs) == len(model.layers)
     assert [ref() is None for ref in outputs] == [True] * len(outputs)
     assert not np.allclose(model.layers[2].moving_mean.value, moving_mean)
+    outputs.clear()
+    model.predict(x, verbose=0)  # inference keeps nothing for a backward pass
+    assert len(outputs) == len(model.layers)
+    assert [ref() is None for ref in outputs] == [True] * len(outputs)
 
 
 def test_backward_without_its_forward_pass_is_a_clear_error():
@@ -207,7 +211,10 @@ def test_backward_without_its_forward_pass_is_a_clear_error():
     says so instead of failing inside a layer."""
     x = np.random.default_rng(4).normal(size=(2, 6, 6, 1))
     model = Sequential([Input((6, 6, 1)), Conv2D(2, 3), Flatten(), Dense(3)])
-    with pytest.raises(ClearCNNError, match="backward needs a forward pass"):
+    with pytest.raises(ClearCNNError, match="backward needs a training-mode forward pass"):
+        model.backward(np.ones((2, 3), np.float32))
+    model.predict(x, verbose=0)  # inference keeps nothing to go back through
+    with pytest.raises(ClearCNNError, match="backward needs a training-mode forward pass"):
         model.backward(np.ones((2, 3), np.float32))
     y = model.call(model.check_input(x), training=True)
     model.backward(np.ones_like(y))

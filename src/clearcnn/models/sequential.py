@@ -187,7 +187,9 @@ class Sequential(Trainer):
         with ops.batch_scope(len(x)):
             for layer in self._layers:
                 h = layer.forward(h, training)
-        self._forward_kept.done = True
+                if not training:  # inference keeps nothing for a backward pass, as under PyTorch's no_grad
+                    layer.forget()
+        self._forward_kept.done = bool(training)
         return swap_batch_axis(h)
 
     def backward(self, dy):
@@ -197,9 +199,9 @@ class Sequential(Trainer):
         gradient. As in PyTorch, backward consumes what forward kept: each layer lets go of it as soon as its
         own backward is done, so a step's peak memory holds only the layers not yet reached."""
         if not getattr(self._forward_kept, "done", False):
-            raise ClearCNNError(f"{self.where}: backward needs a forward pass (call) on this thread before it, and "
-                                f"each forward pass serves one backward pass: its arrays are let go as backward "
-                                f"goes.")
+            raise ClearCNNError(f"{self.where}: backward needs a training-mode forward pass (call with "
+                                f"training=True) on this thread before it, and each forward pass serves one "
+                                f"backward pass: its arrays are let go as backward goes.")
         self._forward_kept.done = False
         dy = swap_batch_axis(dy)
         first = next((i for i, layer in enumerate(self._layers) if layer.trainable_weights), len(self._layers))
