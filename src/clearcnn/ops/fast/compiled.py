@@ -36,5 +36,5 @@ def kernels(length=None):
                           f"running the NumPy kernels instead.", RuntimeWarning, stacklevel=2)
             return None
         _kernels = SimpleNamespace(bands=bands, winograd=winograd, pool=pool, optimizers=optimizers,
-                                       normalization=normalization, relu=relu)
+                                   normalization=normalization, relu=relu)
     return _kernels
