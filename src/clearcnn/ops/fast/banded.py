@@ -113,8 +113,7 @@ def banded_backward(dy, kernel, state, geometry, input_grad, workspace):
 
     flops = 4.0 * f * kh * kw * c * rows * ow * n
     parallel.run(compute, -(-oh // rows), grain=parallel.MIN_PART_FLOPS / flops)
-    parts = [dkernels[start] for start in sorted(dkernels)]  # added in order: the same numbers every time
-    dkernel = sum(parts[1:], parts[0]).astype(dy.dtype, copy=False).reshape(kernel.shape)
+    dkernel = parallel.added_in_order(dkernels).astype(dy.dtype, copy=False).reshape(kernel.shape)
     dx = None
     if input_grad:
         dx = np.ascontiguousarray(geometry.unpad(dxp)) if geometry.is_padded() else dxp

@@ -168,12 +168,15 @@ def matmul(a, b, out=None):
 
 def _matmul_over_depth(a, b, out, grain):
     """a @ b as the sum of the products of parts of the axis they share: for a small result of a long sum (a
-    convolution's kernel gradient, summed over every position of every image), which splits no other way.
-    The parts are added in order, so a given number of threads always gives the same numbers."""
+    convolution's kernel gradient, summed over every position of every image), which splits no other way."""
     partials = {}
     run(lambda start, stop: partials.__setitem__(start, np.matmul(a[:, start:stop], b[start:stop])), a.shape[1],
         grain=grain)
-    first, *others = (partials[start] for start in sorted(partials))
-    np.copyto(out, first)
-    for partial in others:
-        out += partial
+    np.copyto(out, added_in_order(partials))
+
+
+def added_in_order(parts):
+    """The sum of what threads computed in parts, keyed by where each part starts: added in that order, not in
+    the order the threads finished, so that a given number of threads always gives the same numbers."""
+    ordered = [parts[start] for start in sorted(parts)]
+    return sum(ordered[1:], ordered[0])

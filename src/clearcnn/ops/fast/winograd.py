@@ -273,10 +273,9 @@ def conv2d_winograd_nhwc_backward(dy, kernel, cache, geometry, input_grad, works
 
 
 def added_in_order(sums):
-    """(dkernel, dbias) from each part's (dU, dbias), keyed by where the part starts: added in that order, so
-    that a given number of threads always gives the same numbers."""
-    parts = [sums[start] for start in sorted(sums)]
-    du, dbias = (sum(values[1:], values[0]) for values in zip(*parts))
+    """(dkernel, dbias) from each part's (dU, dbias), keyed by where the part starts (parallel.added_in_order)."""
+    du = parallel.added_in_order({start: du for start, (du, _) in sums.items()})
+    dbias = parallel.added_in_order({start: dbias for start, (_, dbias) in sums.items()})
     return kernel_tiles_adjoint(du), dbias
 
 
