@@ -77,6 +77,7 @@ def test_bias_relu_and_its_adjoint_give_numpys_numbers(dtype, bias, relu, thread
     """fast/relu.py, compiled or not, split over the channels or not: exactly NumPy's y + bias then max(y, 0),
     and dy * (y > 0), including at zero and for negative zero."""
     monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 1)  # split even these small arrays
+    monkeypatch.setattr(fast_relu, "NUMPY_BELOW", 1)  # and compile them
     rng = np.random.default_rng(5)
     z = rng.standard_normal((6, 2, 3, 5)).astype(dtype).reshape(6, -1)
     z[0, :4] = [0, -0.0, 1e-30, -1e-30]

@@ -399,10 +399,9 @@ def test_pool_matmul_equals_numpy(shapes, monkeypatch):
 
 @needs_pool
 @pytest.mark.parametrize("shapes, axis", [
-    (((512, 2304), (2304, 8)), "rows"),  # a batch of 8's dense layer: little arithmetic, 4.7 MB of weights to read
-    (((8, 2304), (2304, 512)), "columns"),
-    (((27, 8192), (8192, 32)), "depth"),  # a 3x3 RGB convolution's kernel gradient at batch 8: a small result of
-    # a long sum
+    (((256, 2304), (2304, 8)), "rows"),  # a batch of 8's dense layer: little arithmetic, 2.4 MB of weights to read
+    (((8, 2304), (2304, 256)), "columns"),
+    (((2, 30000), (30000, 2)), "depth"),  # a tiny result of a long sum
 ])
 def test_pool_matmul_splits_products_bound_by_memory_or_by_a_long_sum(shapes, axis, monkeypatch):
     """Products of too little arithmetic for MIN_PART_FLOPS still go to two threads or more, along the axis

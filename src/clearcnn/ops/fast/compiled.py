@@ -20,15 +20,15 @@ _kernels = None
 
 
 def kernels(length=None):
-    """The kernel families (.bands, .winograd, .pool, .optimizers, .normalization, .relu), or None when Numba is
-    missing or failed to load, or when `length`, the axis the kernels would vectorise over (images, or channels),
-    is under MIN_BATCH."""
+    """The kernel families (.bands, .winograd, .pool, .optimizers, .normalization, .relu, .signals), or None when
+    Numba is missing or failed to load, or when `length`, the axis the kernels would vectorise over (images, or
+    channels), is under MIN_BATCH."""
     global enabled, _kernels
     if not enabled or (length is not None and length < MIN_BATCH):
         return None
     if _kernels is None:
         try:
-            from .jit import bands, normalization, optimizers, pool, precompile, relu, winograd
+            from .jit import bands, normalization, optimizers, pool, precompile, relu, signals, winograd
             precompile.compile_heavy_kernels(compile_processes)
         except Exception as error:  # e.g. a Numba that does not match this NumPy: carry on in NumPy, and say so
             enabled = False
@@ -36,5 +36,5 @@ def kernels(length=None):
                           f"running the NumPy kernels instead.", RuntimeWarning, stacklevel=2)
             return None
         _kernels = SimpleNamespace(bands=bands, winograd=winograd, pool=pool, optimizers=optimizers,
-                                   normalization=normalization, relu=relu)
+                                   normalization=normalization, relu=relu, signals=signals)
     return _kernels

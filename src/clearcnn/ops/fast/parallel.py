@@ -3,7 +3,8 @@
 Why one pool: on a machine with few cores, two thread pools fight. OpenBLAS's workers spin for a while after
 each matrix product, waiting for the next one, and so would Numba's own workers (parallel=True, OpenMP);
 each steals the cores the other needs. So inside `engine_threads()` BLAS runs single-threaded, and the engine
-splits its heavy steps, matrix products included, over this pool, whose idle threads sleep.
+splits its heavy steps, matrix products included, over this pool, whose idle threads sleep
+(after a moment's watch for more work: workers.py).
 
 It needs threadpoolctl to set BLAS's thread count, and it runs only together with the compiled kernels
 (compiled.py): the NumPy kernels' many short passes gain nothing from it. Otherwise, and outside
@@ -11,13 +12,13 @@ It needs threadpoolctl to set BLAS's thread count, and it runs only together wit
 """
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
 
 from . import compiled
 from .memory import keep_freed_memory
+from .workers import Workers
 
 try:
     from threadpoolctl import ThreadpoolController
@@ -27,10 +28,10 @@ except ImportError:  # an optional extra
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-# Handing a part to another thread costs some tens of microseconds, so parts are kept at a few hundred
-# microseconds of work at least: one image's layers stay on one thread.
-MIN_PART_FLOPS = 2e7
-MIN_PART_ITEMS = 2e5  # numbers read or written, for element-wise kernels
+# Handing a part to a watching worker costs some microseconds (workers.py), so parts are kept at some tens of
+# microseconds of work at least.
+MIN_PART_FLOPS = 5e6
+MIN_PART_ITEMS = 5e4  # numbers read or written, for element-wise kernels
 MIN_BATCH = 8  # a few images' layers are too short to split
 
 _state = threading.local()  # .active: inside engine_threads() on this thread
@@ -58,14 +59,15 @@ def engine_threads(batch=MIN_BATCH):
     least MIN_BATCH; smaller ones run as plain NumPy does. Nested blocks join the outer one."""
     global _pool, _blas_libraries, _blas_counts, _threads_inside
     keep_freed_memory()
-    if batch < MIN_BATCH or not (available() and compiled.enabled) or getattr(_state, "active", False):
+    if (batch < MIN_BATCH or not available() or getattr(_state, "active", False)
+            or (kernels := compiled.kernels()) is None):
         yield
         return
     with _lock:  # BLAS's thread count is one setting for the process, shared by every calling thread
         if _pool is None:
             _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
             _blas_counts = [library.get_num_threads() for library in _blas_libraries]
-            _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="clearcnn")
+            _pool = Workers(WORKERS - 1, kernels.signals)
         if _threads_inside == 0:
             _set_blas_threads([1] * len(_blas_libraries))
         _threads_inside += 1
@@ -120,13 +122,7 @@ def run(function, count, grain=1):
     if parts <= 1:
         function(0, count)
         return
-    bounds = [count * i // parts for i in range(parts + 1)]
-    futures = [_pool.submit(function, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
-    try:
-        function(bounds[0], bounds[1])
-    finally:  # never return, not even with an error, while other parts still write
-        for future in futures:
-            future.result()
+    _pool.run_parts(function, [count * i // parts for i in range(parts + 1)])
 
 
 def run_over_channels(function, array, passes=1):

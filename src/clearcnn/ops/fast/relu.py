@@ -1,15 +1,17 @@
 """Bias and ReLU after a convolution's product, and ReLU's adjoint before its gradients' products, on (F, M)
 arrays, one row per output channel: compiled and split over the channels where the kernels run (jit/relu.py),
-NumPy's passes otherwise, and for arrays of fewer than MIN_PART_ITEMS numbers, which stay in the cache between
+NumPy's passes otherwise, and for arrays of fewer than NUMPY_BELOW numbers, which stay in the cache between
 NumPy's passes and cost less than a call into compiled code (one image's layers, which then need no Numba)."""
 import numpy as np
 
-from . import compiled, parallel
+from . import compiled
 from .parallel import run_over_channels
+
+NUMPY_BELOW = 2e5
 
 
 def _kernels(array):
-    return compiled.kernels() if array.size >= parallel.MIN_PART_ITEMS else None
+    return compiled.kernels() if array.size >= NUMPY_BELOW else None
 
 
 def add_bias_relu(y, bias, relu):
