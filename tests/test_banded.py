@@ -56,6 +56,34 @@ def test_banded_gives_the_reference_numbers(case, relu, threads, band_bytes, com
     np.testing.assert_allclose(dk_only, dk_ref, atol=1e-10)
 
 
+@pytest.mark.parametrize("threads", [False, True], ids=["serial", "pool"])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case[0]}-k{case[1]}-d{case[2]}-{case[3]}")
+def test_whole_image_im2col_with_the_band_copies_gives_the_reference_numbers(case, layout, threads, compiled,
+                                                                              monkeypatch):
+    """conv.py's im2col copies and col2im sums take banded's compiled copies for stride 1 (whole images, a batch
+    of at least 8, channels split over the pool); an input that is a strided view takes NumPy's."""
+    hw, kernel_hw, dilation, padding, c, f, _ = case
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((c, *hw, 9))
+    if layout == "strided":  # a (C, H, W, N) view of channels-innermost data, as Winograd's NHWC path hands on
+        x = np.ascontiguousarray(x.transpose(3, 1, 2, 0)).transpose(3, 1, 2, 0)
+    kernel, bias = rng.standard_normal((*kernel_hw, c, f)), rng.standard_normal(f)
+    geometry = Geometry.of(hw, kernel_hw, dilation=(dilation, dilation), padding=padding)
+    activation = get_activation("linear")
+    y_ref, cache_ref = reference.conv2d_forward(x, kernel, bias, geometry, activation)
+    dy = rng.standard_normal(y_ref.shape)
+    expected = reference.conv2d_backward(dy, kernel, cache_ref, geometry, activation, True)
+    monkeypatch.setattr(parallel, "MIN_PART_ITEMS", 0)  # split even these small images over the pool
+    monkeypatch.setattr(parallel, "MIN_PART_FLOPS", 0)
+    with parallel.engine_threads(64 if threads else 1):
+        y, state = conv.im2col_forward(x, kernel, bias, geometry, Workspace())
+        ours = conv.im2col_backward(dy, kernel, state, geometry, True, Workspace())
+    np.testing.assert_allclose(y, y_ref, atol=1e-10)
+    for mine, theirs in zip(ours, expected):
+        np.testing.assert_allclose(mine, theirs, atol=1e-10)
+
+
 @pytest.mark.parametrize("kernel_shape, strides, dilation, batch, chosen", [
     ((5, 5, 6, 16), 1, 1, 64, "banded"),  # SEED-CNN's second convolution: columns of many MB
     ((5, 5, 6, 16), 1, 1, 1, "im2col"),  # one image's columns fit in the cache

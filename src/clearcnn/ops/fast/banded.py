@@ -23,9 +23,9 @@ def applies(geometry):
 
 def _gather(xp, y0, y1, kh, kw, dh, dw, cols):
     """cols (kh, kw, C, y1 - y0, OW, N): the band's windows of padded xp, tap by tap."""
-    kernels = compiled.kernels()
+    kernels = compiled.kernels() if xp.flags.c_contiguous else None
     if kernels is not None:
-        kernels.bands.gather(xp, y0, y1, kh, kw, dh, dw, cols)
+        kernels.bands.gather(xp, y0, y1, kh, kw, dh, dw, cols, 0, cols.shape[2])
         return
     ow = cols.shape[4]
     for i in range(kh):
@@ -37,7 +37,7 @@ def _scatter_add(cols, y0, first, dh, dw, dx_rows):
     """The adjoint of _gather, added into dx_rows, whose row 0 is padded input row `first`."""
     kernels = compiled.kernels()
     if kernels is not None:
-        kernels.bands.scatter_add(cols, y0, first, dh, dw, dx_rows)
+        kernels.bands.scatter_add(cols, y0, first, dh, dw, dx_rows, 0, cols.shape[2])
         return
     kh, kw, _, rows, ow, _ = cols.shape
     for i in range(kh):

@@ -51,9 +51,14 @@ def im2col_forward(x, kernel, bias, geometry, workspace, relu=False):
     (oh, ow), n = geometry.out_hw, x.shape[3]
     padded = scratch().get("padded", (c, *geometry.padded_hw, n), x.dtype) if geometry.is_padded() else None
     cols = workspace.get("cols", (kh * kw * c, oh * ow * n), x.dtype)
-    windows, columns = geometry.view(geometry.pad(x, out=padded)), cols.reshape(kh, kw, c, oh, ow, n)
-    run_over_channels(lambda start, stop: np.copyto(columns[:, :, start:stop], windows[:, :, start:stop]), x,
-                      passes=kh * kw)
+    xp, columns = geometry.pad(x, out=padded), cols.reshape(kh, kw, c, oh, ow, n)
+    if (kernels := _compiled_taps(geometry, xp)) is not None:
+        run_over_channels(lambda start, stop: kernels.bands.gather(xp, 0, oh, kh, kw, *geometry.dilation, columns,
+                                                                   start, stop), x, passes=kh * kw)
+    else:
+        windows = geometry.view(xp)
+        run_over_channels(lambda start, stop: np.copyto(columns[:, :, start:stop], windows[:, :, start:stop]), x,
+                          passes=kh * kw)
     y = matmul(kernel.reshape(kh * kw * c, f).T, cols)
     add_bias_relu(y, bias, relu)
     return y.reshape(f, oh, ow, n), (cols, y if relu else None)
@@ -74,16 +79,29 @@ def im2col_backward(dy, kernel, state, geometry, input_grad, workspace):
     return dx, dkernel, dbias
 
 
+def _compiled_taps(geometry, array):
+    """The compiled kernels when banded's compiled gather and its adjoint apply to this stride-1 geometry and
+    this C-contiguous (., ., N) array: a batch long enough to vectorise over."""
+    if banded.applies(geometry) and array.flags.c_contiguous:
+        return compiled.kernels(array.shape[-1])
+    return None
+
+
 def scatter(geometry, windows):
     """Geometry.scatter split over the threads by channels, a few channels at a time, so that the block being
-    summed into stays in cache across all taps."""
+    summed into stays in cache across all taps; for stride 1, by the compiled adjoint of banded's gather."""
     _, _, c, _, _, n = windows.shape
     shape = (c, *geometry.padded_hw, n)
     # Without padding the result is handed back as it is, so it must not live in the scratch space.
     dxp = scratch().get("padded", shape, windows.dtype) if geometry.is_padded() else np.empty(shape, windows.dtype)
     block = max(1, CACHE_BLOCK_BYTES // (dxp[0].nbytes or 1))
+    kernels = _compiled_taps(geometry, windows)
 
     def add_taps(start, stop):
+        if kernels is not None:
+            dxp[start:stop] = 0
+            kernels.bands.scatter_add(windows, 0, 0, *geometry.dilation, dxp, start, stop)
+            return
         for first in range(start, stop, block):
             geometry.scatter_channels(windows, dxp, first, min(first + block, stop))
 
