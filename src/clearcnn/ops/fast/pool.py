@@ -33,7 +33,7 @@ def max_pool2d_forward(x, geometry):
         return y, (None, cache, False)
     # Only the winners are kept for backward, so the padded copy is scratch.
     padded = scratch().get("padded", (stored.shape[0], *geometry.padded_hw, stored.shape[3]), x.dtype)
-    xp = geometry.pad(stored, value=-np.inf, out=padded)
+    xp = np.ascontiguousarray(geometry.pad(stored, value=-np.inf, out=padded))  # as the kernels read it
     y = np.empty((stored.shape[0], *geometry.out_hw, stored.shape[3]), x.dtype)
     winner = np.empty(y.shape, np.int32)
     rows, cols = tap_offsets(geometry)
