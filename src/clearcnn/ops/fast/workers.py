@@ -66,10 +66,10 @@ class Workers:
                 function(*parts[0])
             finally:  # never return, not even with an error, while other parts still write
                 self._await(len(parts) - 1)
+            errors = [error for error in self._errors if error is not None]  # this call's: the workers are ours
+            self._errors = [None] * self._count
         finally:
             self._in_use.release()
-        errors = [error for error in self._errors if error is not None]
-        self._errors = [None] * self._count
         if errors:
             raise errors[0]
 
